@@ -1,0 +1,1 @@
+"""Sample CDK app: an orders event pipeline wired with constructs_lib."""

@@ -1,0 +1,101 @@
+"""The sample app: wiring, cfn-lint, cdk-nag, snapshot, and the real `cdk synth` through the CLI."""
+
+import json
+
+import pytest
+from aws_cdk.assertions import Match, Template
+
+from sample_app.app import build_app
+from tests.harness import lint_template, load_cdk_context, nag_findings, normalize_template, run_cdk
+
+
+@pytest.fixture(scope="module")
+def orders_stack():
+    app = build_app(load_cdk_context(), nag=False)
+    return app.node.find_child("OrdersPipeline")
+
+
+@pytest.fixture(scope="module")
+def template(orders_stack) -> Template:
+    return Template.from_stack(orders_stack)
+
+
+def test_processor_consumes_the_orders_stream_with_a_failure_home(template):
+    template.has_resource_properties(
+        "AWS::Lambda::EventSourceMapping",
+        {
+            "EventSourceArn": {"Fn::GetAtt": [Match.string_like_regexp("^OrdersStream"), "Arn"]},
+            "StartingPosition": "TRIM_HORIZON",
+            "BisectBatchOnFunctionError": True,
+            "MaximumRetryAttempts": 2,
+            "MaximumRecordAgeInSeconds": 3600,
+            "FunctionResponseTypes": ["ReportBatchItemFailures"],
+            "DestinationConfig": {
+                "OnFailure": {
+                    "Destination": {"Fn::GetAtt": [Match.string_like_regexp("^OrdersProcessorFailures"), "Arn"]}
+                }
+            },
+        },
+    )
+
+
+def test_processor_role_has_no_managed_policies_and_may_write_its_own_logs(template):
+    roles = template.find_resources("AWS::IAM::Role")
+    assert len(roles) == 1
+    assert "ManagedPolicyArns" not in next(iter(roles.values()))["Properties"]
+    template.has_resource_properties(
+        "AWS::IAM::Policy",
+        {
+            "PolicyDocument": {
+                "Statement": Match.array_with(
+                    [
+                        Match.object_like(
+                            {
+                                "Action": ["logs:CreateLogStream", "logs:PutLogEvents"],
+                                "Resource": {"Fn::GetAtt": [Match.string_like_regexp("^OrdersProcessorLogs"), "Arn"]},
+                            }
+                        )
+                    ]
+                )
+            }
+        },
+    )
+
+
+def test_sample_stack_is_cfn_lint_clean(template):
+    assert lint_template(template.to_json()) == []
+
+
+def test_sample_stack_is_cdk_nag_clean(orders_stack):
+    assert nag_findings(orders_stack) == []
+
+
+def test_sample_stack_snapshot(template, template_snapshot):
+    assert normalize_template(template.to_json()) == template_snapshot
+
+
+# --- the real CLI ----------------------------------------------------------------------------------------
+
+
+def test_real_cdk_synth_writes_a_clean_sample_template(tmp_path):
+    result = run_cdk(["synth", "--quiet", "--output", str(tmp_path)])
+    assert result.returncode == 0, result.stderr
+    assert "end-of-life" not in result.stderr + result.stdout, "jsii must run on the pinned Node 22"
+
+    templates = sorted(path.name for path in tmp_path.glob("*.template.json"))
+    assert templates == ["OrdersPipeline.template.json"]
+    written = json.loads((tmp_path / "OrdersPipeline.template.json").read_text())
+    types = sorted(resource["Type"] for resource in written["Resources"].values())
+    assert "AWS::CDK::Metadata" in types, "the CLI adds analytics metadata that in-process synth does not"
+    assert types.count("AWS::Lambda::EventSourceMapping") == 1
+    assert lint_template(written) == []
+    report = json.loads((tmp_path / "validation-report.json").read_text())
+    assert report["pluginReports"] == [], "cdk-nag ran inside the CLI synth and found nothing"
+
+
+def test_real_cdk_synth_fails_on_a_nag_finding(tmp_path):
+    result = run_cdk(["synth", "--quiet", "--app", "python3 tests/fixtures/bad_app.py", "--output", str(tmp_path)])
+    assert result.returncode != 0
+    output = result.stdout + result.stderr
+    assert "AwsSolutions-SQS3" in output
+    assert "BadStack/UnencryptedQueueWithoutDlq/Resource" in output

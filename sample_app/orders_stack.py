@@ -3,25 +3,18 @@
 from pathlib import Path
 
 import aws_cdk as cdk
-from aws_cdk import (
-    aws_iam as iam,
-)
-from aws_cdk import (
-    aws_kinesis as kinesis,
-)
-from aws_cdk import (
-    aws_lambda as lambda_,
-)
-from aws_cdk import (
-    aws_lambda_event_sources as event_sources,
-)
-from aws_cdk import (
-    aws_logs as logs,
-)
-from aws_cdk import (
-    aws_sqs as sqs,
-)
+from aws_cdk import aws_events as events
+from aws_cdk import aws_events_targets as events_targets
+from aws_cdk import aws_iam as iam
+from aws_cdk import aws_kinesis as kinesis
+from aws_cdk import aws_kms as kms
+from aws_cdk import aws_lambda as lambda_
+from aws_cdk import aws_lambda_event_sources as event_sources
+from aws_cdk import aws_logs as logs
+from aws_cdk import aws_sqs as sqs
 from constructs import Construct
+
+from constructs_lib import AsyncInvocation, FailureQueue
 
 HANDLERS_DIR = str(Path(__file__).parent / "handlers")
 HANDLER_RUNTIME = lambda_.Runtime.PYTHON_3_14
@@ -79,7 +72,8 @@ def python_handler(
 
 
 class OrdersPipelineStack(cdk.Stack):
-    """Orders arrive on a Kinesis stream; a processor function consumes them."""
+    """Orders arrive on a Kinesis stream; a processor function consumes them. Order events on an EventBridge
+    bus trigger a notifier function, invoked asynchronously."""
 
     def __init__(self, scope: Construct, id: str, **kwargs) -> None:
         super().__init__(scope, id, **kwargs)
@@ -128,4 +122,45 @@ class OrdersPipelineStack(cdk.Stack):
                 report_batch_item_failures=True,
                 on_failure=event_sources.SqsDlq(self.processor_failures),
             )
+        )
+
+        self.order_events = events.EventBus(self, "OrderEvents")
+        self.notification_audit = events.EventBus(self, "NotificationAudit")
+        self.notifier = python_handler(
+            self,
+            "OrderNotifier",
+            handler="order_notifier.handler",
+            description="Notifies customers about placed orders",
+            invoked_asynchronously=True,
+        )
+        # A customer-managed key on the DLQ: the function's role needs kms:GenerateDataKey on it, which
+        # AsyncInvocation grants (aws-cdk alone does not, aws-cdk#33153).
+        dead_letter_key = kms.Key(
+            self, "NotifierDeadLetterKey", enable_key_rotation=True, removal_policy=cdk.RemovalPolicy.DESTROY
+        )
+        self.notifier_dead_letters = FailureQueue(self, "NotifierDeadLetters", encryption_master_key=dead_letter_key)
+        self.notifier_async = AsyncInvocation(
+            self,
+            "OrderNotifierAsync",
+            function=self.notifier,
+            retry_attempts=1,
+            max_event_age=cdk.Duration.hours(1),
+            on_success=self.notification_audit,
+            dead_letter_queue=self.notifier_dead_letters,
+        )
+        # Events EventBridge itself cannot deliver to the function (throttling, missing permission) land here.
+        self.notifier_undelivered = FailureQueue(self, "NotifierUndeliveredEvents")
+        events.Rule(
+            self,
+            "OrderPlacedRule",
+            event_bus=self.order_events,
+            event_pattern=events.EventPattern(source=["orders"], detail_type=["OrderPlaced"]),
+            targets=[
+                events_targets.LambdaFunction(
+                    self.notifier,
+                    dead_letter_queue=self.notifier_undelivered,
+                    retry_attempts=3,
+                    max_event_age=cdk.Duration.hours(2),
+                )
+            ],
         )

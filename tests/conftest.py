@@ -1,12 +1,21 @@
 """Fixtures shared by every test module."""
 
-from typing import Any
+import os
+from pathlib import Path
 
-import aws_cdk as cdk
-import pytest
-from syrupy.extensions.json import JSONSnapshotExtension
+# jsii starts its Node process on the first aws_cdk import: make it the project's pinned Node 22 even when
+# pytest is run directly rather than through `make test`.
+_NODE_BIN = Path(__file__).resolve().parents[1] / "node_modules" / ".bin"
+if _NODE_BIN.is_dir() and not os.environ.get("PATH", "").startswith(str(_NODE_BIN)):
+    os.environ["PATH"] = f"{_NODE_BIN}{os.pathsep}{os.environ.get('PATH', '')}"
 
-from tests.harness import load_cdk_context, new_app
+from typing import Any  # noqa: E402
+
+import aws_cdk as cdk  # noqa: E402
+import pytest  # noqa: E402
+from syrupy.extensions.json import JSONSnapshotExtension  # noqa: E402
+
+from tests.harness import load_cdk_context, new_app  # noqa: E402
 
 
 @pytest.fixture(scope="session")

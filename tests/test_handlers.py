@@ -5,7 +5,7 @@ import json
 
 import pytest
 
-from sample_app.handlers import orders_processor
+from sample_app.handlers import order_notifier, orders_processor
 
 
 def kinesis_record(sequence_number: str, payload: bytes) -> dict:
@@ -55,3 +55,40 @@ def test_data_that_is_not_base64_is_a_failure_not_a_crash():
     record = kinesis_record("301", b"")
     record["kinesis"]["data"] = "%%%not-base64%%%"
     assert orders_processor.handler({"Records": [record]}, None) == {"batchItemFailures": [{"itemIdentifier": "301"}]}
+
+
+# --- order notifier (EventBridge, asynchronous) ----------------------------------------------------------
+
+
+def order_placed(detail: object, detail_type: str = "OrderPlaced") -> dict:
+    return {
+        "version": "0",
+        "id": "6a7e8feb-b491-4cf7-a9f1-bf3703467718",
+        "detail-type": detail_type,
+        "source": "orders",
+        "account": "123456789012",
+        "time": "2026-11-23T16:00:00Z",
+        "region": "us-east-1",
+        "resources": [],
+        "detail": detail,
+    }
+
+
+def test_notifier_returns_what_it_notified():
+    event = order_placed({"order_id": "o-1", "customer_email": "ana@example.com"})
+    assert order_notifier.handler(event, None) == {"order_id": "o-1", "notified": "ana@example.com"}
+
+
+@pytest.mark.parametrize(
+    "event",
+    [
+        order_placed({"order_id": "o-1"}),
+        order_placed({"order_id": "o-1", "customer_email": "not-an-address"}),
+        order_placed({"order_id": "o-1", "customer_email": "ana@example.com"}, detail_type="OrderShipped"),
+        order_placed("o-1"),
+    ],
+    ids=["no-email", "bad-email", "other-event", "detail-not-an-object"],
+)
+def test_notifier_raises_so_lambda_retries_and_then_parks_the_event(event):
+    with pytest.raises(order_notifier.UndeliverableNotificationError):
+        order_notifier.handler(event, None)

@@ -39,10 +39,71 @@ def test_processor_consumes_the_orders_stream_with_a_failure_home(template):
     )
 
 
+def test_notifier_is_invoked_asynchronously_with_every_failure_given_a_home(template):
+    template.has_resource_properties(
+        "AWS::Lambda::EventInvokeConfig",
+        {
+            "FunctionName": {"Ref": Match.string_like_regexp("^OrderNotifier")},
+            "Qualifier": "$LATEST",
+            "MaximumRetryAttempts": 1,
+            "MaximumEventAgeInSeconds": 3600,
+            "DestinationConfig": {
+                "OnSuccess": {"Destination": {"Fn::GetAtt": [Match.string_like_regexp("^NotificationAudit"), "Arn"]}},
+                "OnFailure": {
+                    "Destination": {"Fn::GetAtt": [Match.string_like_regexp("^OrderNotifierAsyncFailureQueue"), "Arn"]}
+                },
+            },
+        },
+    )
+    template.has_resource_properties(
+        "AWS::Lambda::Function",
+        {
+            "Handler": "order_notifier.handler",
+            "DeadLetterConfig": {
+                "TargetArn": {"Fn::GetAtt": [Match.string_like_regexp("^NotifierDeadLetters"), "Arn"]}
+            },
+        },
+    )
+    template.has_resource_properties(
+        "AWS::Events::Rule",
+        {
+            "Targets": [
+                Match.object_like(
+                    {
+                        "DeadLetterConfig": {
+                            "Arn": {"Fn::GetAtt": [Match.string_like_regexp("^NotifierUndeliveredEvents"), "Arn"]}
+                        }
+                    }
+                )
+            ]
+        },
+    )
+
+
+def test_notifier_may_use_the_key_of_its_encrypted_dead_letter_queue(template):
+    template.has_resource_properties(
+        "AWS::IAM::Policy",
+        {
+            "Roles": [{"Ref": Match.string_like_regexp("^OrderNotifierRole")}],
+            "PolicyDocument": {
+                "Statement": Match.array_with(
+                    [
+                        {
+                            "Action": ["kms:Decrypt", "kms:GenerateDataKey"],
+                            "Effect": "Allow",
+                            "Resource": {"Fn::GetAtt": [Match.string_like_regexp("^NotifierDeadLetterKey"), "Arn"]},
+                        }
+                    ]
+                )
+            },
+        },
+    )
+
+
 def test_processor_role_has_no_managed_policies_and_may_write_its_own_logs(template):
     roles = template.find_resources("AWS::IAM::Role")
-    assert len(roles) == 1
-    assert "ManagedPolicyArns" not in next(iter(roles.values()))["Properties"]
+    assert len(roles) == 2
+    assert all("ManagedPolicyArns" not in role["Properties"] for role in roles.values())
     template.has_resource_properties(
         "AWS::IAM::Policy",
         {
@@ -88,6 +149,7 @@ def test_real_cdk_synth_writes_a_clean_sample_template(tmp_path):
     types = sorted(resource["Type"] for resource in written["Resources"].values())
     assert "AWS::CDK::Metadata" in types, "the CLI adds analytics metadata that in-process synth does not"
     assert types.count("AWS::Lambda::EventSourceMapping") == 1
+    assert types.count("AWS::Lambda::EventInvokeConfig") == 1
     assert lint_template(written) == []
     report = json.loads((tmp_path / "validation-report.json").read_text())
     assert report["pluginReports"] == [], "cdk-nag ran inside the CLI synth and found nothing"

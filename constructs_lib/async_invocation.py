@@ -1,0 +1,277 @@
+"""AsyncInvocation: validated asynchronous invoke settings, destinations and dead-letter queue for a function."""
+
+from __future__ import annotations
+
+from typing import Any, Final
+
+import aws_cdk as cdk
+from aws_cdk import aws_lambda as lambda_
+from constructs import Construct, IConstruct
+
+from constructs_lib._cdk import child_path, number_or_unresolved, seconds_or_unresolved
+from constructs_lib.errors import Violation, raise_if_any
+from constructs_lib.failure_queue import FailureQueue
+from constructs_lib.functions import FunctionSubject, subject_of
+from constructs_lib.limits import DESTINATIONS, LIMITS, DestinationKind, check_destination, check_limit
+from constructs_lib.targets import Target, describe_object, resolve_target
+
+
+class _DefaultFailureQueue:
+    def __repr__(self) -> str:
+        return "DEFAULT_FAILURE_QUEUE"
+
+
+DEFAULT_FAILURE_QUEUE: Final[Any] = _DefaultFailureQueue()
+"""The default of ``on_failure``: a new FailureQueue owned by the construct."""
+
+_REGISTRY_ATTRIBUTE = "_constructs_lib_async_invocations"
+
+
+def _registry(scope: IConstruct) -> dict[str, str]:
+    """Async configurations made by this library in one app: subject path -> AsyncInvocation path."""
+    root = scope.node.root
+    if not hasattr(root, _REGISTRY_ATTRIBUTE):
+        setattr(root, _REGISTRY_ATTRIBUTE, {})
+    return getattr(root, _REGISTRY_ATTRIBUTE)
+
+
+class AsyncInvocation(Construct):
+    """Asynchronous invocation of a function, with every failure given a home.
+
+    Creates one ``AWS::Lambda::EventInvokeConfig`` for the function's qualifier, sets the function's
+    ``DeadLetterConfig`` when asked, and grants the function's execution role exactly what each target needs:
+    ``sqs:SendMessage``, ``sns:Publish``, ``lambda:InvokeFunction``, ``events:PutEvents`` or
+    ``s3:PutObject`` + ``s3:ListBucket``, plus ``kms:Decrypt`` + ``kms:GenerateDataKey`` on a target's
+    customer-managed KMS key — for the dead-letter queue too, which aws-cdk itself does not grant.
+    All settings are validated before anything is created; every violation is reported in one ValidationError.
+
+    :param function: the Function, Version or Alias invoked asynchronously. A Function configures the
+        ``$LATEST`` qualifier, a Version its version number, an Alias its alias name.
+    :param retry_attempts: retries after a failed invocation, 0 to 2. Default: not set (AWS uses 2).
+    :param max_event_age: how long an event may wait to be processed, 60 seconds to 6 hours, in whole seconds.
+        Default: not set (AWS uses 6 h).
+    :param on_success: where records of successful invocations go: a standard SQS queue, a standard SNS topic,
+        a Lambda function or an EventBridge event bus (not S3: AWS allows S3 for failures only).
+        Default: none.
+    :param on_failure: where records of failed or expired events go: the same kinds as ``on_success`` or an S3
+        bucket. Default: a new ``FailureQueue`` (``.failure_queue``). ``None`` leaves failures without a
+        destination, which is accepted only together with a ``dead_letter_queue`` or ``discard_failures``.
+    :param dead_letter_queue: the function's dead-letter queue, a standard SQS queue or SNS topic. Only for a
+        Function defined in this app: the DLQ is version-locked function configuration, not per qualifier.
+        Default: none.
+    :param discard_failures: set True to knowingly drop failed events (no on-failure destination, no default
+        queue). Default: False.
+
+    FIFO queues and topics are rejected everywhere: they synthesize and deploy, then every delivery fails.
+    A queue or topic imported from a token ARN cannot be known to be FIFO and is accepted as is; an imported
+    target's KMS key is granted only when it was imported with its key (see ``constructs_lib.targets``).
+    """
+
+    def __init__(
+        self,
+        scope: Construct,
+        id: str,
+        *,
+        function: lambda_.IFunction,
+        retry_attempts: int | None = None,
+        max_event_age: cdk.Duration | None = None,
+        on_success: Any | None = None,
+        on_failure: Any | None = DEFAULT_FAILURE_QUEUE,
+        dead_letter_queue: Any | None = None,
+        discard_failures: bool = False,
+    ) -> None:
+        path = child_path(scope, id)
+        subject = subject_of(function)
+        violations = self._check_function(scope, path, function, subject)
+        violations += check_limit(
+            LIMITS["async.retry_attempts"], number_or_unresolved(retry_attempts), path=path, setting="retry_attempts"
+        )
+        violations += check_limit(
+            LIMITS["async.max_event_age"], seconds_or_unresolved(max_event_age), path=path, setting="max_event_age"
+        )
+        success_target, found = self._check_target(path, "on_success", "async.on_success", on_success, subject)
+        violations += found
+        failure_target: Target | None = None
+        if on_failure is DEFAULT_FAILURE_QUEUE:
+            pass
+        else:
+            failure_target, found = self._check_target(path, "on_failure", "async.on_failure", on_failure, subject)
+            violations += found
+        dlq_target, found = self._check_target(
+            path, "dead_letter_queue", "function.dead_letter_queue", dead_letter_queue, subject
+        )
+        violations += found
+        violations += self._check_failure_home(path, on_failure, dead_letter_queue, discard_failures)
+        if subject is not None and dead_letter_queue is not None:
+            violations += self._check_dead_letter_subject(path, subject, dead_letter_queue)
+        raise_if_any(violations)
+        assert subject is not None  # a missing subject is a violation above
+
+        super().__init__(scope, id)
+        _registry(self)[subject.path] = self.node.path
+        self.function = function
+        self.qualifier = subject.qualifier
+        self.failure_queue: FailureQueue | None = None
+        if on_failure is DEFAULT_FAILURE_QUEUE and not discard_failures:
+            self.failure_queue = FailureQueue(self, "FailureQueue")
+            failure_target = resolve_target(self.failure_queue)
+
+        destinations = {}
+        if success_target is not None:
+            destinations["on_success"] = lambda_.CfnEventInvokeConfig.OnSuccessProperty(destination=success_target.arn)
+        if failure_target is not None:
+            destinations["on_failure"] = lambda_.CfnEventInvokeConfig.OnFailureProperty(destination=failure_target.arn)
+        self.event_invoke_config = lambda_.CfnEventInvokeConfig(
+            self,
+            "EventInvokeConfig",
+            function_name=subject.base.function_name,
+            qualifier=subject.qualifier,
+            maximum_retry_attempts=retry_attempts,
+            maximum_event_age_in_seconds=max_event_age.to_seconds() if max_event_age is not None else None,
+            destination_config=lambda_.CfnEventInvokeConfig.DestinationConfigProperty(**destinations)
+            if destinations
+            else None,
+        )
+        if dlq_target is not None:
+            subject.cfn_function.dead_letter_config = lambda_.CfnFunction.DeadLetterConfigProperty(
+                target_arn=dlq_target.arn
+            )
+        self.on_success_target = success_target
+        self.on_failure_target = failure_target
+        self.dead_letter_target = dlq_target
+        for target in (success_target, failure_target, dlq_target):
+            if target is not None:
+                self._grant(subject, target)
+
+    # --- validation (pure reads of the given objects; nothing is created) ---------------------------------
+
+    @staticmethod
+    def _check_function(
+        scope: IConstruct, path: str, function: Any, subject: FunctionSubject | None
+    ) -> list[Violation]:
+        if subject is None:
+            return [Violation(path, "function", "a lambda Function, Version or Alias", describe_object(function))]
+        existing = _registry(scope).get(subject.path)
+        if existing is not None:
+            return [
+                Violation(
+                    path,
+                    "function",
+                    "a function whose asynchronous invocation is not configured yet (one configuration per "
+                    "function and qualifier)",
+                    f"{subject.describe()}, already configured by {existing}",
+                )
+            ]
+        if subject.given.node.try_find_child("EventInvokeConfig") is not None:
+            return [
+                Violation(
+                    path,
+                    "function",
+                    "a function without aws-cdk's own async settings for the same qualifier (retry_attempts, "
+                    "max_event_age, on_success or on_failure on the function, or configure_async_invoke): AWS "
+                    "allows one configuration per function and qualifier; move those settings here",
+                    f"{subject.describe()} with an EventInvokeConfig for {subject.qualifier}",
+                )
+            ]
+        return []
+
+    @staticmethod
+    def _check_target(
+        path: str, setting: str, rule_key: str, obj: Any, subject: FunctionSubject | None
+    ) -> tuple[Target | None, list[Violation]]:
+        if obj is None:
+            return None, []
+        target = resolve_target(obj)
+        rule = DESTINATIONS[rule_key]
+        if target is None:
+            return None, check_destination(
+                rule, None, fifo=None, given=describe_object(obj), path=path, setting=setting
+            )
+        violations = check_destination(
+            rule, target.kind, fifo=target.fifo, given=target.describe(), path=path, setting=setting
+        )
+        if target.kind is DestinationKind.LAMBDA_FUNCTION and subject is not None:
+            target_subject = subject_of(obj)
+            if target_subject is not None and target_subject.same_function(subject):
+                violations.append(
+                    Violation(
+                        path,
+                        setting,
+                        "a function other than the invoked one (delivering to itself is an invocation loop)",
+                        target.describe(),
+                    )
+                )
+        return target, violations
+
+    @staticmethod
+    def _check_failure_home(
+        path: str, on_failure: Any, dead_letter_queue: Any, discard_failures: bool
+    ) -> list[Violation]:
+        if discard_failures and on_failure is not DEFAULT_FAILURE_QUEUE and on_failure is not None:
+            return [
+                Violation(
+                    path,
+                    "discard_failures",
+                    "False when an on_failure destination is given (failures cannot be both kept and discarded)",
+                    "True",
+                )
+            ]
+        if on_failure is None and dead_letter_queue is None and not discard_failures:
+            return [
+                Violation(
+                    path,
+                    "on_failure",
+                    "a destination, left out (a new FailureQueue), or None together with a dead_letter_queue or "
+                    "discard_failures=True: otherwise failed events are silently dropped",
+                    "None",
+                )
+            ]
+        return []
+
+    @staticmethod
+    def _check_dead_letter_subject(path: str, subject: FunctionSubject, dead_letter_queue: Any) -> list[Violation]:
+        if subject.kind != "Function":
+            return [
+                Violation(
+                    path,
+                    "dead_letter_queue",
+                    "set on a Function: the DLQ is version-locked function configuration, not per Version or "
+                    "Alias (configure it on the Function before publishing versions)",
+                    subject.describe(),
+                )
+            ]
+        if subject.cfn_function is None:
+            return [
+                Violation(
+                    path,
+                    "dead_letter_queue",
+                    "set on a Function defined in this app (an imported function's configuration cannot change)",
+                    f"imported {subject.describe()}",
+                )
+            ]
+        existing = getattr(subject.base, "dead_letter_queue", None) or getattr(subject.base, "dead_letter_topic", None)
+        if existing is not None and existing is not dead_letter_queue:
+            return [
+                Violation(
+                    path,
+                    "dead_letter_queue",
+                    "the function's own dead-letter target or left out (a function has one DLQ)",
+                    f"{describe_object(dead_letter_queue)}, while {subject.describe()} already has "
+                    f"{describe_object(existing)}",
+                )
+            ]
+        return []
+
+    # --- wiring -------------------------------------------------------------------------------------------
+
+    def _grant(self, subject: FunctionSubject, target: Target) -> None:
+        if subject.given.role is None:
+            actions = sorted({action for statement in target.statements for action in statement.actions})
+            cdk.Annotations.of(self).add_warning_v2(
+                "constructs_lib:async:no-role",
+                f"{subject.describe()} has no known execution role (imported without one): grant it "
+                f"{', '.join(actions)} on {target.describe()} yourself, or Lambda cannot deliver to it.",
+            )
+            return
+        for statement in target.statements:
+            subject.given.add_to_role_policy(statement)

@@ -1,0 +1,47 @@
+"""What a construct needs to know about the function it configures: Function, Version or Alias."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from aws_cdk import aws_lambda as lambda_
+
+LATEST = "$LATEST"
+
+
+@dataclass(frozen=True)
+class FunctionSubject:
+    """``given`` as passed; ``base`` the underlying function; ``qualifier`` $LATEST, a version or an alias."""
+
+    given: lambda_.IFunction
+    base: lambda_.IFunction
+    qualifier: str
+    kind: str
+
+    @property
+    def path(self) -> str:
+        return self.given.node.path
+
+    @property
+    def cfn_function(self) -> lambda_.CfnFunction | None:
+        """The L1 function when it is defined in this app (not imported), else None."""
+        child = self.base.node.default_child
+        return child if isinstance(child, lambda_.CfnFunction) else None
+
+    def same_function(self, other: FunctionSubject) -> bool:
+        return self.base.node.path == other.base.node.path
+
+    def describe(self) -> str:
+        return f"{self.kind} {self.path}"
+
+
+def subject_of(function: Any) -> FunctionSubject | None:
+    """Describe a Function, Version or Alias (owned or imported); None if `function` is none of them."""
+    if hasattr(function, "alias_name") and hasattr(function, "version"):
+        return FunctionSubject(function, function.version.lambda_, function.alias_name, "Alias")
+    if hasattr(function, "lambda_") and isinstance(getattr(function, "version", None), str):
+        return FunctionSubject(function, function.lambda_, function.version, "Version")
+    if hasattr(function, "function_arn"):
+        return FunctionSubject(function, function, LATEST, "Function")
+    return None

@@ -1,0 +1,167 @@
+"""The pure limits layer: ranges as data, token-aware checks, destination rules. No CDK needed."""
+
+import subprocess
+import sys
+
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from constructs_lib.errors import ValidationError, Violation, raise_if_any
+from constructs_lib.limits import (
+    DESTINATIONS,
+    INFINITE,
+    LIMITS,
+    UNRESOLVED,
+    DestinationKind,
+    check_destination,
+    check_limit,
+)
+
+RANGES = {
+    "async.retry_attempts": (0, 2),
+    "async.max_event_age": (60, 21_600),
+    "mapping.batch_size": (1, 10_000),
+    "mapping.max_batching_window": (0, 300),
+    "stream.retry_attempts": (0, 10_000),
+    "stream.max_record_age": (60, 604_800),
+    "stream.parallelization_factor": (1, 10),
+    "stream.tumbling_window": (0, 900),
+    "sqs.max_concurrency": (2, 1_000),
+    "sqs_fifo.batch_size": (1, 10),
+}
+
+
+def test_the_table_holds_aws_documented_ranges():
+    assert {key: (limit.minimum, limit.maximum) for key, limit in LIMITS.items()} == RANGES
+    assert {key for key, limit in LIMITS.items() if limit.infinite_allowed} == {
+        "stream.retry_attempts",
+        "stream.max_record_age",
+    }
+
+
+def test_the_pure_layers_import_without_cdk_or_jsii():
+    code = (
+        "import sys, constructs_lib.limits, constructs_lib.errors; "
+        "loaded = sorted(m for m in sys.modules if m.split('.')[0] in ('aws_cdk', 'jsii', 'constructs')); "
+        "print(loaded)"
+    )
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert result.stdout.strip() == "[]"
+
+
+@pytest.mark.parametrize("key", sorted(RANGES))
+def test_boundaries_are_accepted_and_their_neighbours_rejected(key):
+    limit = LIMITS[key]
+    for accepted in (limit.minimum, limit.maximum):
+        assert check_limit(limit, accepted, path="S/C", setting="x") == []
+    for rejected in (limit.minimum - 1, limit.maximum + 1):
+        if limit.infinite_allowed and rejected == INFINITE:
+            continue
+        assert len(check_limit(limit, rejected, path="S/C", setting="x")) == 1, rejected
+
+
+@pytest.mark.parametrize("key", sorted(RANGES))
+def test_unset_and_unresolved_values_are_never_checked(key):
+    assert check_limit(LIMITS[key], None, path="S/C", setting="x") == []
+    assert check_limit(LIMITS[key], UNRESOLVED, path="S/C", setting="x") == []
+
+
+@given(st.integers(min_value=-(10**9), max_value=10**9))
+def test_stream_record_age_allows_exactly_infinite_or_60_to_604800(value):
+    violations = check_limit(LIMITS["stream.max_record_age"], value, path="S/C", setting="max_record_age")
+    assert (violations == []) == (value == INFINITE or 60 <= value <= 604_800)
+
+
+@given(st.integers(min_value=-(10**6), max_value=10**6))
+def test_async_retries_allow_exactly_0_to_2(value):
+    violations = check_limit(LIMITS["async.retry_attempts"], value, path="S/C", setting="retry_attempts")
+    assert (violations == []) == (0 <= value <= 2)
+
+
+@given(st.floats(min_value=60, max_value=21_600, allow_nan=False).filter(lambda v: not v.is_integer()))
+def test_fractional_seconds_are_rejected_as_not_whole(value):
+    [violation] = check_limit(LIMITS["async.max_event_age"], value, path="S/C", setting="max_event_age")
+    assert violation.allowed == "a whole number of seconds"
+
+
+def test_record_age_below_60_is_rejected_although_the_schema_allows_it():
+    [violation] = check_limit(LIMITS["stream.max_record_age"], 59, path="S/C", setting="max_record_age")
+    assert str(violation) == (
+        "S/C: max_record_age must be -1 (infinite) or between 60 and 604800 seconds for Kinesis and DynamoDB "
+        "Streams event source mappings, got 59 seconds"
+    )
+
+
+def test_violation_message_names_path_setting_range_and_value():
+    [violation] = check_limit(LIMITS["async.retry_attempts"], 5, path="Orders/Notify", setting="retry_attempts")
+    assert violation == Violation("Orders/Notify", "retry_attempts", "between 0 and 2 for asynchronous invocation", "5")
+    assert str(violation) == "Orders/Notify: retry_attempts must be between 0 and 2 for asynchronous invocation, got 5"
+
+
+@pytest.mark.parametrize("value", ["3", True, float("nan")])
+def test_values_that_are_not_numbers_are_rejected_with_their_repr(value):
+    [violation] = check_limit(LIMITS["async.retry_attempts"], value, path="S/C", setting="retry_attempts")
+    assert violation.given == repr(value)
+    assert violation.allowed.startswith("a number")
+
+
+def test_validation_error_lists_every_violation_one_per_line():
+    violations = [Violation("A/B", "x", "between 0 and 2", "5"), Violation("A/B", "y", "True", "False")]
+    with pytest.raises(ValidationError) as caught:
+        raise_if_any(violations)
+    assert caught.value.violations == tuple(violations)
+    assert str(caught.value).splitlines() == ["A/B: x must be between 0 and 2, got 5", "A/B: y must be True, got False"]
+    assert isinstance(caught.value, ValueError)
+    raise_if_any([])  # nothing to raise
+
+
+# --- destinations ----------------------------------------------------------------------------------------
+
+ALL_KINDS = set(DestinationKind)
+
+
+@pytest.mark.parametrize(
+    ("rule", "allowed"),
+    [
+        ("async.on_success", ALL_KINDS - {DestinationKind.S3_BUCKET}),
+        ("async.on_failure", ALL_KINDS),
+        ("function.dead_letter_queue", {DestinationKind.SQS_QUEUE, DestinationKind.SNS_TOPIC}),
+        ("stream.on_failure", {DestinationKind.SQS_QUEUE, DestinationKind.SNS_TOPIC}),
+    ],
+)
+def test_destination_kinds_per_role(rule, allowed):
+    for kind in DestinationKind:
+        violations = check_destination(DESTINATIONS[rule], kind, fifo=False, given="t", path="S/C", setting="s")
+        assert (violations == []) == (kind in allowed), kind
+
+
+@pytest.mark.parametrize("kind", [DestinationKind.SQS_QUEUE, DestinationKind.SNS_TOPIC])
+@pytest.mark.parametrize("rule", sorted(DESTINATIONS))
+def test_fifo_targets_are_rejected_in_every_role_and_unknown_fifo_is_accepted(rule, kind):
+    [violation] = check_destination(
+        DESTINATIONS[rule], kind, fifo=True, given=f"{kind} S/Q", path="S/C", setting="target"
+    )
+    assert violation.given == f"FIFO {kind} S/Q"
+    assert "non-FIFO" in violation.allowed
+    assert check_destination(DESTINATIONS[rule], kind, fifo=None, given="t", path="S/C", setting="target") == []
+
+
+def test_unsupported_target_lists_what_is_allowed():
+    [violation] = check_destination(
+        DESTINATIONS["async.on_success"], None, fifo=None, given="Table S/T", path="S/C", setting="on_success"
+    )
+    assert str(violation) == (
+        "S/C: on_success must be a standard SQS queue, a standard SNS topic, a Lambda function or an EventBridge "
+        "event bus (on-success destination of asynchronous invocation), got Table S/T"
+    )
+
+
+def test_package_exports_load_lazily_and_completely():
+    import constructs_lib
+
+    assert set(constructs_lib.__all__) == set(constructs_lib._EXPORTS)
+    for name in constructs_lib.__all__:
+        assert getattr(constructs_lib, name) is not None
+    with pytest.raises(AttributeError, match="no attribute 'Nope'"):
+        constructs_lib.Nope  # noqa: B018

@@ -9,9 +9,11 @@ from typing import TYPE_CHECKING, Any
 
 _EXPORTS = {
     "AsyncInvocation": "constructs_lib.async_invocation",
-    "DEFAULT_FAILURE_QUEUE": "constructs_lib.async_invocation",
+    "DEFAULT_FAILURE_QUEUE": "constructs_lib.failure_queue",
     "FailureQueue": "constructs_lib.failure_queue",
     "INFINITE": "constructs_lib.limits",
+    "QueueConsumer": "constructs_lib.queue_consumer",
+    "StreamConsumer": "constructs_lib.stream_consumer",
     "ValidationError": "constructs_lib.errors",
     "Violation": "constructs_lib.errors",
 }
@@ -21,15 +23,19 @@ __all__ = [  # noqa: RUF022 - grouped as in _EXPORTS
     "DEFAULT_FAILURE_QUEUE",
     "FailureQueue",
     "INFINITE",
+    "QueueConsumer",
+    "StreamConsumer",
     "ValidationError",
     "Violation",
 ]
 
 if TYPE_CHECKING:
-    from constructs_lib.async_invocation import DEFAULT_FAILURE_QUEUE, AsyncInvocation
+    from constructs_lib.async_invocation import AsyncInvocation
     from constructs_lib.errors import ValidationError, Violation
-    from constructs_lib.failure_queue import FailureQueue
+    from constructs_lib.failure_queue import DEFAULT_FAILURE_QUEUE, FailureQueue
     from constructs_lib.limits import INFINITE
+    from constructs_lib.queue_consumer import QueueConsumer
+    from constructs_lib.stream_consumer import StreamConsumer
 
 
 def __getattr__(name: str) -> Any:

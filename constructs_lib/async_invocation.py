@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Any, Final
+from typing import Any
 
 import aws_cdk as cdk
 from aws_cdk import aws_lambda as lambda_
@@ -10,19 +10,10 @@ from constructs import Construct, IConstruct
 
 from constructs_lib._cdk import child_path, number_or_unresolved, seconds_or_unresolved
 from constructs_lib.errors import Violation, raise_if_any
-from constructs_lib.failure_queue import FailureQueue
-from constructs_lib.functions import FunctionSubject, subject_of
+from constructs_lib.failure_queue import DEFAULT_FAILURE_QUEUE, FailureQueue, check_failure_home
+from constructs_lib.functions import FunctionSubject, grant_statements, subject_of
 from constructs_lib.limits import DESTINATIONS, LIMITS, DestinationKind, check_destination, check_limit
 from constructs_lib.targets import Target, describe_object, resolve_target
-
-
-class _DefaultFailureQueue:
-    def __repr__(self) -> str:
-        return "DEFAULT_FAILURE_QUEUE"
-
-
-DEFAULT_FAILURE_QUEUE: Final[Any] = _DefaultFailureQueue()
-"""The default of ``on_failure``: a new FailureQueue owned by the construct."""
 
 _REGISTRY_ATTRIBUTE = "_constructs_lib_async_invocations"
 
@@ -92,16 +83,19 @@ class AsyncInvocation(Construct):
         success_target, found = self._check_target(path, "on_success", "async.on_success", on_success, subject)
         violations += found
         failure_target: Target | None = None
-        if on_failure is DEFAULT_FAILURE_QUEUE:
-            pass
-        else:
+        if on_failure is not DEFAULT_FAILURE_QUEUE:
             failure_target, found = self._check_target(path, "on_failure", "async.on_failure", on_failure, subject)
             violations += found
         dlq_target, found = self._check_target(
             path, "dead_letter_queue", "function.dead_letter_queue", dead_letter_queue, subject
         )
         violations += found
-        violations += self._check_failure_home(path, on_failure, dead_letter_queue, discard_failures)
+        violations += check_failure_home(
+            path,
+            on_failure=on_failure,
+            discard_failures=discard_failures,
+            other_home="dead_letter_queue" if dead_letter_queue is not None else None,
+        )
         if subject is not None and dead_letter_queue is not None:
             violations += self._check_dead_letter_subject(path, subject, dead_letter_queue)
         raise_if_any(violations)
@@ -141,7 +135,7 @@ class AsyncInvocation(Construct):
         self.dead_letter_target = dlq_target
         for target in (success_target, failure_target, dlq_target):
             if target is not None:
-                self._grant(subject, target)
+                grant_statements(self, subject, target.statements, target.describe())
 
     # --- validation (pure reads of the given objects; nothing is created) ---------------------------------
 
@@ -204,31 +198,6 @@ class AsyncInvocation(Construct):
         return target, violations
 
     @staticmethod
-    def _check_failure_home(
-        path: str, on_failure: Any, dead_letter_queue: Any, discard_failures: bool
-    ) -> list[Violation]:
-        if discard_failures and on_failure is not DEFAULT_FAILURE_QUEUE and on_failure is not None:
-            return [
-                Violation(
-                    path,
-                    "discard_failures",
-                    "False when an on_failure destination is given (failures cannot be both kept and discarded)",
-                    "True",
-                )
-            ]
-        if on_failure is None and dead_letter_queue is None and not discard_failures:
-            return [
-                Violation(
-                    path,
-                    "on_failure",
-                    "a destination, left out (a new FailureQueue), or None together with a dead_letter_queue or "
-                    "discard_failures=True: otherwise failed events are silently dropped",
-                    "None",
-                )
-            ]
-        return []
-
-    @staticmethod
     def _check_dead_letter_subject(path: str, subject: FunctionSubject, dead_letter_queue: Any) -> list[Violation]:
         if subject.kind != "Function":
             return [
@@ -261,17 +230,3 @@ class AsyncInvocation(Construct):
                 )
             ]
         return []
-
-    # --- wiring -------------------------------------------------------------------------------------------
-
-    def _grant(self, subject: FunctionSubject, target: Target) -> None:
-        if subject.given.role is None:
-            actions = sorted({action for statement in target.statements for action in statement.actions})
-            cdk.Annotations.of(self).add_warning_v2(
-                "constructs_lib:async:no-role",
-                f"{subject.describe()} has no known execution role (imported without one): grant it "
-                f"{', '.join(actions)} on {target.describe()} yourself, or Lambda cannot deliver to it.",
-            )
-            return
-        for statement in target.statements:
-            subject.given.add_to_role_policy(statement)

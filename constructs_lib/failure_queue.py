@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Final
 
 import aws_cdk as cdk
 from aws_cdk import aws_sqs as sqs
@@ -12,6 +12,44 @@ from constructs_lib._cdk import child_path
 from constructs_lib.errors import Violation, raise_if_any
 
 FAILURE_RETENTION = cdk.Duration.days(14)
+
+
+class _DefaultFailureQueue:
+    def __repr__(self) -> str:
+        return "DEFAULT_FAILURE_QUEUE"
+
+
+DEFAULT_FAILURE_QUEUE: Final[Any] = _DefaultFailureQueue()
+"""The default of every ``on_failure``: a new FailureQueue owned by the construct."""
+
+
+def check_failure_home(
+    path: str, *, on_failure: Any, discard_failures: bool, other_home: str | None = None
+) -> list[Violation]:
+    """Every failed record needs a home unless the user opted out explicitly with ``discard_failures=True``.
+
+    ``other_home`` names a home that makes ``on_failure=None`` acceptable (e.g. the function's DLQ), if any.
+    """
+    if discard_failures and on_failure is not DEFAULT_FAILURE_QUEUE and on_failure is not None:
+        return [
+            Violation(
+                path,
+                "discard_failures",
+                "False when an on_failure destination is given (failures cannot be both kept and discarded)",
+                "True",
+            )
+        ]
+    if on_failure is None and other_home is None and not discard_failures:
+        return [
+            Violation(
+                path,
+                "on_failure",
+                "a destination, or left out for a new FailureQueue; to drop failed records knowingly pass "
+                "discard_failures=True",
+                "None, which would drop failed records silently",
+            )
+        ]
+    return []
 
 
 class FailureQueue(sqs.Queue):

@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
+import aws_cdk as cdk
+from aws_cdk import aws_iam as iam
 from aws_cdk import aws_lambda as lambda_
+from constructs import IConstruct
 
 LATEST = "$LATEST"
 
@@ -45,3 +49,20 @@ def subject_of(function: Any) -> FunctionSubject | None:
     if hasattr(function, "function_arn"):
         return FunctionSubject(function, function, LATEST, "Function")
     return None
+
+
+def grant_statements(
+    scope: IConstruct, subject: FunctionSubject, statements: Sequence[iam.PolicyStatement], what: str
+) -> None:
+    """Add `statements` to the function's execution role; without a known role (an imported function), warn
+    with the permissions the user must grant, since the wiring cannot work without them."""
+    if subject.given.role is None:
+        actions = sorted({action for statement in statements for action in statement.actions})
+        cdk.Annotations.of(scope).add_warning_v2(
+            "constructs_lib:function-without-role",
+            f"{subject.describe()} has no known execution role (imported without one): grant it "
+            f"{', '.join(actions)} on {what} yourself, or this wiring cannot work.",
+        )
+        return
+    for statement in statements:
+        subject.given.add_to_role_policy(statement)

@@ -200,3 +200,122 @@ def check_destination(
             )
         ]
     return []
+
+
+# --- rules across settings (pure; constructs and template checks share them) ------------------------------
+
+RESILIENT_STREAM_RETRY_ATTEMPTS: Final = 3
+"""StreamConsumer's default retries. Bisecting does not consume retries, so a poison pill in a batch of N is
+isolated after about log2(N) splits and then parked after these retries, within minutes."""
+RESILIENT_STREAM_MAX_RECORD_AGE_SECONDS: Final = 3_600
+"""StreamConsumer's default max record age: a backstop that parks a record after an hour, leaving at least
+23 of the default 24 hours of stream retention to fetch and redrive it."""
+
+
+def check_sqs_batching(
+    *, batch_size: CheckedValue, max_batching_window: CheckedValue, fifo: bool | None, path: str
+) -> list[Violation]:
+    """SQS-specific batch rules: FIFO allows batches of at most 10 and no batching window; a standard queue
+    needs a batching window of at least 1 second for batches above 10."""
+    if fifo:
+        violations = check_limit(LIMITS["sqs_fifo.batch_size"], batch_size, path=path, setting="batch_size")
+        if max_batching_window is not None:
+            violations.append(
+                Violation(
+                    path,
+                    "max_batching_window",
+                    f"left out for {SQS_FIFO_MAPPINGS} (AWS does not support batching windows on FIFO queues)",
+                    _given(max_batching_window, "seconds"),
+                )
+            )
+        return violations
+    violations = check_limit(LIMITS["mapping.batch_size"], batch_size, path=path, setting="batch_size")
+    violations += check_limit(
+        LIMITS["mapping.max_batching_window"], max_batching_window, path=path, setting="max_batching_window"
+    )
+    needs_window = _resolved(batch_size) and batch_size > SQS_UNBATCHED_MAX_BATCH_SIZE
+    window_too_small = max_batching_window is None or (_resolved(max_batching_window) and max_batching_window < 1)
+    if needs_window and window_too_small:
+        violations.append(
+            Violation(
+                path,
+                "max_batching_window",
+                f"at least 1 second when batch_size is above {SQS_UNBATCHED_MAX_BATCH_SIZE} for {SQS_MAPPINGS}",
+                f"{_given(max_batching_window, 'seconds')} with batch_size {format_value(batch_size)}",
+            )
+        )
+    return violations
+
+
+def check_visibility_timeout(
+    *, visibility_timeout: CheckedValue, function_timeout: CheckedValue, path: str
+) -> tuple[list[Violation], list[Violation]]:
+    """(errors, warnings) for an SQS source queue's visibility timeout against the function timeout.
+
+    Below the function timeout AWS rejects the mapping at deploy; below 6x it is against AWS's advice, since a
+    message may become visible again while a retried batch is still being processed.
+    """
+    if not (_resolved(visibility_timeout) and _resolved(function_timeout)):
+        return [], []
+    given = f"{format_value(visibility_timeout, 'seconds')} with a function timeout of " + format_value(
+        function_timeout, "seconds"
+    )
+    if visibility_timeout < function_timeout:
+        return [
+            Violation(
+                path, "queue visibility timeout", "at least the function timeout (AWS rejects the mapping)", given
+            )
+        ], []
+    recommended = SQS_RECOMMENDED_VISIBILITY_TIMEOUT_FACTOR * function_timeout
+    if visibility_timeout < recommended:
+        return [], [
+            Violation(
+                path,
+                "queue visibility timeout",
+                f"at least {SQS_RECOMMENDED_VISIBILITY_TIMEOUT_FACTOR}x the function timeout "
+                f"({format_value(recommended, 'seconds')}) as AWS recommends",
+                given,
+            )
+        ]
+    return [], []
+
+
+def check_max_receive_count(max_receive_count: CheckedValue, *, path: str) -> list[Violation]:
+    """Warnings: a maxReceiveCount below 5 moves messages to the DLQ after few (possibly throttled) receives."""
+    if _resolved(max_receive_count) and max_receive_count < SQS_RECOMMENDED_MIN_MAX_RECEIVE_COUNT:
+        return [
+            Violation(
+                path,
+                "maxReceiveCount of the queue's redrive policy",
+                f"at least {SQS_RECOMMENDED_MIN_MAX_RECEIVE_COUNT} as AWS recommends (throttled receives count too)",
+                format_value(max_receive_count),
+            )
+        ]
+    return []
+
+
+def check_dynamodb_record_age(max_record_age: CheckedValue, *, path: str) -> list[Violation]:
+    """Warnings: DynamoDB stream records live 24 h, so a larger max record age never triggers."""
+    if _resolved(max_record_age) and max_record_age > DYNAMODB_STREAM_RETENTION_SECONDS:
+        return [
+            Violation(
+                path,
+                "max_record_age",
+                f"at most {DYNAMODB_STREAM_RETENTION_SECONDS} seconds for a DynamoDB stream (records live 24 hours, "
+                "so a larger age never triggers)",
+                format_value(max_record_age, "seconds"),
+            )
+        ]
+    return []
+
+
+def _resolved(value: CheckedValue) -> bool:
+    return value is not None and value is not UNRESOLVED and isinstance(value, int | float)
+
+
+def _given(value: CheckedValue, unit: str) -> str:
+    if value is None:
+        return "none"
+    if value is UNRESOLVED:
+        return "an unresolved value"
+    return format_value(value, unit) if isinstance(value, int | float) else repr(value)

@@ -3,20 +3,23 @@
 from pathlib import Path
 
 import aws_cdk as cdk
+from aws_cdk import aws_dynamodb as dynamodb
 from aws_cdk import aws_events as events
 from aws_cdk import aws_events_targets as events_targets
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_kinesis as kinesis
 from aws_cdk import aws_kms as kms
 from aws_cdk import aws_lambda as lambda_
-from aws_cdk import aws_lambda_event_sources as event_sources
 from aws_cdk import aws_logs as logs
+from aws_cdk import aws_sns as sns
+from aws_cdk import aws_sns_subscriptions as subscriptions
 from aws_cdk import aws_sqs as sqs
 from constructs import Construct
 
-from constructs_lib import AsyncInvocation, FailureQueue
+from constructs_lib import AsyncInvocation, FailureQueue, QueueConsumer, StreamConsumer
+from sample_app.bundling import handlers_code
 
-HANDLERS_DIR = str(Path(__file__).parent / "handlers")
+HANDLERS_DIR = Path(__file__).parent / "handlers"
 HANDLER_RUNTIME = lambda_.Runtime.PYTHON_3_14
 
 
@@ -43,7 +46,7 @@ def python_handler(
         runtime=HANDLER_RUNTIME,
         architecture=lambda_.Architecture.ARM_64,
         handler=handler,
-        code=lambda_.Code.from_asset(HANDLERS_DIR, exclude=["__pycache__", "*.pyc"]),
+        code=handlers_code(HANDLERS_DIR),
         role=role,
         log_group=log_group,
         memory_size=256,
@@ -72,12 +75,25 @@ def python_handler(
 
 
 class OrdersPipelineStack(cdk.Stack):
-    """Orders arrive on a Kinesis stream; a processor function consumes them. Order events on an EventBridge
-    bus trigger a notifier function, invoked asynchronously."""
+    """An orders event pipeline, every failure path wired by constructs_lib:
+
+    - orders arrive on a Kinesis stream, consumed by OrdersProcessor (StreamConsumer, default failure queue);
+    - orders are stored in a table whose DynamoDB stream feeds InventoryProjector (StreamConsumer, failures
+      published to an encrypted SNS topic with a failure queue subscribed);
+    - payment requests arrive on an SQS queue, consumed by PaymentsProcessor (QueueConsumer, the queue's
+      dead-letter queue is the failure home);
+    - OrderPlaced events on an EventBridge bus trigger OrderNotifier (AsyncInvocation with an on-success bus,
+      the default failure queue and a KMS-encrypted dead-letter queue).
+    """
 
     def __init__(self, scope: Construct, id: str, **kwargs) -> None:
         super().__init__(scope, id, **kwargs)
+        self._orders_stream()
+        self._inventory_projection()
+        self._payments()
+        self._notifications()
 
+    def _orders_stream(self) -> None:
         self.orders_stream = kinesis.Stream(
             self,
             "OrdersStream",
@@ -85,45 +101,86 @@ class OrdersPipelineStack(cdk.Stack):
             encryption=kinesis.StreamEncryption.MANAGED,
             retention_period=cdk.Duration.hours(24),
         )
-
         self.processor = python_handler(
             self,
             "OrdersProcessor",
             handler="orders_processor.handler",
             description="Processes order events from the orders stream",
         )
+        self.processor_consumer = StreamConsumer(
+            self, "OrdersProcessorConsumer", function=self.processor, source=self.orders_stream, batch_size=100
+        )
 
-        self.processor_failures = sqs.Queue(
+    def _inventory_projection(self) -> None:
+        self.orders_table = dynamodb.Table(
             self,
-            "OrdersProcessorFailures",
-            encryption=sqs.QueueEncryption.SQS_MANAGED,
-            enforce_ssl=True,
-            retention_period=cdk.Duration.days(14),
-        )
-        terminal_queue = self.processor_failures.node.default_child
-        cdk.Validations.of(terminal_queue).acknowledge(
-            cdk.Acknowledgment(
-                id="AwsSolutions-SQS3",
-                reason="Terminal failure queue: it is the on-failure destination itself, nothing consumes it.",
+            "OrdersTable",
+            partition_key=dynamodb.Attribute(name="order_id", type=dynamodb.AttributeType.STRING),
+            billing_mode=dynamodb.BillingMode.PAY_PER_REQUEST,
+            stream=dynamodb.StreamViewType.NEW_AND_OLD_IMAGES,
+            point_in_time_recovery_specification=dynamodb.PointInTimeRecoverySpecification(
+                point_in_time_recovery_enabled=True
             ),
-            cdk.Acknowledgment(
-                id="Serverless-SQSRedrivePolicy",
-                reason="Terminal failure queue: records are inspected and redriven by operators, not consumed.",
-            ),
+            removal_policy=cdk.RemovalPolicy.DESTROY,
         )
-        self.processor.add_event_source(
-            event_sources.KinesisEventSource(
-                self.orders_stream,
-                starting_position=lambda_.StartingPosition.TRIM_HORIZON,
-                batch_size=100,
-                bisect_batch_on_error=True,
-                retry_attempts=2,
-                max_record_age=cdk.Duration.hours(1),
-                report_batch_item_failures=True,
-                on_failure=event_sources.SqsDlq(self.processor_failures),
+        self.inventory_projector = python_handler(
+            self,
+            "InventoryProjector",
+            handler="inventory_projector.handler",
+            description="Projects order changes onto stock levels",
+        )
+        failures_key = kms.Key(
+            self, "InventoryFailuresKey", enable_key_rotation=True, removal_policy=cdk.RemovalPolicy.DESTROY
+        )
+        self.inventory_failures = sns.Topic(
+            self, "InventoryFailures", master_key=failures_key, enforce_ssl=True, display_name="Inventory failures"
+        )
+        # A topic keeps nothing: a subscribed failure queue is where the failure records stay.
+        self.inventory_failure_records = FailureQueue(self, "InventoryFailureRecords")
+        # Messages SNS cannot deliver to that queue (e.g. it was deleted) are kept here.
+        self.inventory_failure_undelivered = FailureQueue(self, "InventoryFailureUndelivered")
+        self.inventory_failures.add_subscription(
+            subscriptions.SqsSubscription(
+                self.inventory_failure_records,
+                raw_message_delivery=True,
+                dead_letter_queue=self.inventory_failure_undelivered,
             )
         )
+        self.inventory_consumer = StreamConsumer(
+            self,
+            "InventoryProjectorConsumer",
+            function=self.inventory_projector,
+            source=self.orders_table,
+            batch_size=50,
+            on_failure=self.inventory_failures,
+        )
 
+    def _payments(self) -> None:
+        self.payments_dead_letters = FailureQueue(self, "PaymentsDeadLetters")
+        self.payments_queue = sqs.Queue(
+            self,
+            "PaymentsQueue",
+            encryption=sqs.QueueEncryption.SQS_MANAGED,
+            enforce_ssl=True,
+            visibility_timeout=cdk.Duration.seconds(180),  # 6x the function timeout, as AWS recommends
+            dead_letter_queue=sqs.DeadLetterQueue(queue=self.payments_dead_letters, max_receive_count=5),
+        )
+        self.payments_processor = python_handler(
+            self,
+            "PaymentsProcessor",
+            handler="payments_processor.handler",
+            description="Charges payments requested on the payments queue",
+        )
+        self.payments_consumer = QueueConsumer(
+            self,
+            "PaymentsProcessorConsumer",
+            function=self.payments_processor,
+            queue=self.payments_queue,
+            batch_size=10,
+            max_concurrency=5,
+        )
+
+    def _notifications(self) -> None:
         self.order_events = events.EventBus(self, "OrderEvents")
         self.notification_audit = events.EventBus(self, "NotificationAudit")
         self.notifier = python_handler(

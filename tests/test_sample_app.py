@@ -20,20 +20,66 @@ def template(orders_stack) -> Template:
     return Template.from_stack(orders_stack)
 
 
-def test_processor_consumes_the_orders_stream_with_a_failure_home(template):
+def mapping_of(template: Template, function_prefix: str) -> dict:
+    mappings = [
+        resource["Properties"]
+        for resource in template.find_resources("AWS::Lambda::EventSourceMapping").values()
+        if resource["Properties"]["FunctionName"]["Ref"].startswith(function_prefix)
+    ]
+    assert len(mappings) == 1, function_prefix
+    return mappings[0]
+
+
+def test_orders_processor_consumes_the_stream_with_resilient_defaults(template):
+    mapping = mapping_of(template, "OrdersProcessor")
+    assert mapping["EventSourceArn"]["Fn::GetAtt"][0].startswith("OrdersStream")
+    assert mapping["DestinationConfig"]["OnFailure"]["Destination"]["Fn::GetAtt"][0].startswith(
+        "OrdersProcessorConsumerFailureQueue"
+    )
+    assert {
+        key: mapping[key] for key in mapping if key not in ("FunctionName", "EventSourceArn", "DestinationConfig")
+    } == {
+        "Enabled": True,
+        "StartingPosition": "TRIM_HORIZON",
+        "BatchSize": 100,
+        "BisectBatchOnFunctionError": True,
+        "MaximumRetryAttempts": 3,
+        "MaximumRecordAgeInSeconds": 3600,
+        "FunctionResponseTypes": ["ReportBatchItemFailures"],
+    }
+
+
+def test_inventory_projector_parks_failures_on_an_encrypted_topic_with_a_queue_behind_it(template):
+    mapping = mapping_of(template, "InventoryProjector")
+    assert mapping["EventSourceArn"]["Fn::GetAtt"][0].startswith("OrdersTable")
+    assert mapping["EventSourceArn"]["Fn::GetAtt"][1] == "StreamArn"
+    assert mapping["DestinationConfig"]["OnFailure"]["Destination"]["Ref"].startswith("InventoryFailures")
     template.has_resource_properties(
-        "AWS::Lambda::EventSourceMapping",
+        "AWS::SNS::Subscription",
         {
-            "EventSourceArn": {"Fn::GetAtt": [Match.string_like_regexp("^OrdersStream"), "Arn"]},
-            "StartingPosition": "TRIM_HORIZON",
-            "BisectBatchOnFunctionError": True,
-            "MaximumRetryAttempts": 2,
-            "MaximumRecordAgeInSeconds": 3600,
-            "FunctionResponseTypes": ["ReportBatchItemFailures"],
-            "DestinationConfig": {
-                "OnFailure": {
-                    "Destination": {"Fn::GetAtt": [Match.string_like_regexp("^OrdersProcessorFailures"), "Arn"]}
-                }
+            "Protocol": "sqs",
+            "RawMessageDelivery": True,
+            "Endpoint": {"Fn::GetAtt": [Match.string_like_regexp("^InventoryFailureRecords"), "Arn"]},
+            "RedrivePolicy": {
+                "deadLetterTargetArn": {"Fn::GetAtt": [Match.string_like_regexp("^InventoryFailureUndelivered"), "Arn"]}
+            },
+        },
+    )
+
+
+def test_payments_processor_consumes_a_queue_whose_dlq_is_the_failure_home(template):
+    mapping = mapping_of(template, "PaymentsProcessor")
+    assert mapping["EventSourceArn"]["Fn::GetAtt"][0].startswith("PaymentsQueue")
+    assert mapping["FunctionResponseTypes"] == ["ReportBatchItemFailures"]
+    assert mapping["ScalingConfig"] == {"MaximumConcurrency": 5}
+    assert "DestinationConfig" not in mapping and "BisectBatchOnFunctionError" not in mapping
+    template.has_resource_properties(
+        "AWS::SQS::Queue",
+        {
+            "VisibilityTimeout": 180,
+            "RedrivePolicy": {
+                "deadLetterTargetArn": {"Fn::GetAtt": [Match.string_like_regexp("^PaymentsDeadLetters"), "Arn"]},
+                "maxReceiveCount": 5,
             },
         },
     )
@@ -102,7 +148,7 @@ def test_notifier_may_use_the_key_of_its_encrypted_dead_letter_queue(template):
 
 def test_processor_role_has_no_managed_policies_and_may_write_its_own_logs(template):
     roles = template.find_resources("AWS::IAM::Role")
-    assert len(roles) == 2
+    assert len(roles) == 4
     assert all("ManagedPolicyArns" not in role["Properties"] for role in roles.values())
     template.has_resource_properties(
         "AWS::IAM::Policy",
@@ -148,7 +194,7 @@ def test_real_cdk_synth_writes_a_clean_sample_template(tmp_path):
     written = json.loads((tmp_path / "OrdersPipeline.template.json").read_text())
     types = sorted(resource["Type"] for resource in written["Resources"].values())
     assert "AWS::CDK::Metadata" in types, "the CLI adds analytics metadata that in-process synth does not"
-    assert types.count("AWS::Lambda::EventSourceMapping") == 1
+    assert types.count("AWS::Lambda::EventSourceMapping") == 3
     assert types.count("AWS::Lambda::EventInvokeConfig") == 1
     assert lint_template(written) == []
     report = json.loads((tmp_path / "validation-report.json").read_text())

@@ -1,0 +1,252 @@
+"""QueueConsumer: an SQS event source mapping whose failure home is the source queue's dead-letter queue."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+import aws_cdk as cdk
+from aws_cdk import aws_iam as iam
+from aws_cdk import aws_lambda as lambda_
+from aws_cdk import aws_sqs as sqs
+from constructs import Construct
+
+from constructs_lib._cdk import child_path, number_or_unresolved, seconds_or_unresolved
+from constructs_lib._mapping import check_filters, filter_criteria, mapping_function_name, no_on_success
+from constructs_lib.errors import Violation, raise_if_any
+from constructs_lib.functions import FunctionSubject, grant_statements, subject_of
+from constructs_lib.limits import (
+    LIMITS,
+    check_limit,
+    check_max_receive_count,
+    check_sqs_batching,
+    check_visibility_timeout,
+)
+from constructs_lib.targets import describe_object, kms_statements
+
+QUEUE_CONSUME_ACTIONS = (
+    "sqs:ChangeMessageVisibility",
+    "sqs:DeleteMessage",
+    "sqs:GetQueueAttributes",
+    "sqs:ReceiveMessage",
+)
+SQS_DEFAULT_VISIBILITY_TIMEOUT_SECONDS = 30
+LAMBDA_DEFAULT_TIMEOUT_SECONDS = 3
+
+# Settings that exist for streams but not for SQS sources, and what SQS does instead.
+_NOT_FOR_SQS = {
+    "bisect_batch_on_error": "batches are not split",
+    "retry_attempts": "a message is retried until it has been received maxReceiveCount times",
+    "max_record_age": "a message lives for the queue's retention period",
+    "parallelization_factor": "concurrency is set with max_concurrency",
+    "tumbling_window": "there are no tumbling windows",
+    "on_failure": "event source mappings cannot have a destination for SQS",
+    "starting_position": "a queue has no position",
+}
+
+
+class QueueConsumer(Construct):
+    """A function consuming an SQS queue, with the queue's dead-letter queue as the failure home.
+
+    For SQS sources AWS has no on-failure destination, bisecting, retry count or record age: a failed message
+    becomes visible again after the queue's visibility timeout and moves to the queue's dead-letter queue after
+    ``maxReceiveCount`` receives. So the queue must have a redrive policy, and its visibility timeout must be at
+    least the function timeout (AWS rejects the mapping otherwise; AWS recommends 6x, which is warned about).
+
+    :param function: the Function, Version or Alias that consumes the queue.
+    :param queue: an ``sqs.IQueue`` with a redrive policy (``dead_letter_queue=sqs.DeadLetterQueue(...)``). A FIFO
+        queue needs a FIFO dead-letter queue. For an imported queue the redrive policy and the visibility timeout
+        cannot be known: they are not guessed, a warning says so.
+    :param batch_size: messages per invocation, 1 to 10000 (FIFO: 1 to 10); above 10 a ``max_batching_window``
+        of at least 1 second is required. Default: not set (AWS uses 10).
+    :param max_batching_window: 0 to 300 seconds; not for FIFO queues. Default: not set (0).
+    :param max_concurrency: most concurrent invocations for this queue, 2 to 1000. Default: not set.
+    :param report_batch_item_failures: ReportBatchItemFailures, so only the failed messages of a batch return to
+        the queue (the handler must return ``batchItemFailures``). Default: True.
+    :param filters: event filters made with ``lambda_.FilterCriteria.filter({...})``. Default: none.
+    :param enabled: whether the mapping polls. Default: True.
+
+    ``bisect_batch_on_error``, ``retry_attempts``, ``max_record_age``, ``parallelization_factor``,
+    ``tumbling_window``, ``starting_position``, ``on_failure`` and ``on_success`` do not exist for SQS; given, they
+    are reported with what SQS does instead.
+    """
+
+    def __init__(
+        self,
+        scope: Construct,
+        id: str,
+        *,
+        function: lambda_.IFunction,
+        queue: sqs.IQueue,
+        batch_size: int | None = None,
+        max_batching_window: cdk.Duration | None = None,
+        max_concurrency: int | None = None,
+        report_batch_item_failures: bool = True,
+        filters: Sequence[Mapping[str, Any]] | None = None,
+        enabled: bool = True,
+        bisect_batch_on_error: bool | None = None,
+        retry_attempts: int | None = None,
+        max_record_age: Any = None,
+        parallelization_factor: int | None = None,
+        tumbling_window: cdk.Duration | None = None,
+        starting_position: Any = None,
+        on_failure: Any = None,
+        on_success: Any = None,
+    ) -> None:
+        path = child_path(scope, id)
+        subject = subject_of(function)
+        violations: list[Violation] = []
+        if subject is None:
+            violations.append(
+                Violation(path, "function", "a lambda Function, Version or Alias", describe_object(function))
+            )
+        not_for_sqs = {
+            "bisect_batch_on_error": bisect_batch_on_error,
+            "retry_attempts": retry_attempts,
+            "max_record_age": max_record_age,
+            "parallelization_factor": parallelization_factor,
+            "tumbling_window": tumbling_window,
+            "starting_position": starting_position,
+            "on_failure": on_failure,
+        }
+        for setting, value in not_for_sqs.items():
+            if value is not None:
+                violations.append(
+                    Violation(
+                        path,
+                        setting,
+                        f"left out for SQS sources ({_NOT_FOR_SQS[setting]}); failed messages go to the queue's "
+                        "dead-letter queue through its redrive policy",
+                        _describe_value(value),
+                    )
+                )
+        violations += no_on_success(on_success, path=path)
+        violations += check_filters(filters, path=path)
+
+        owned = isinstance(queue, sqs.Queue)
+        if not hasattr(queue, "queue_arn"):
+            violations.append(Violation(path, "queue", "an SQS queue", describe_object(queue)))
+            raise_if_any(violations)
+        fifo = queue.fifo if owned else None
+        violations += check_sqs_batching(
+            batch_size=number_or_unresolved(batch_size),
+            max_batching_window=seconds_or_unresolved(max_batching_window),
+            fifo=fifo,
+            path=path,
+        )
+        violations += check_limit(
+            LIMITS["sqs.max_concurrency"], number_or_unresolved(max_concurrency), path=path, setting="max_concurrency"
+        )
+        warnings: list[Violation] = []
+        if owned:
+            violations += self._check_redrive(path, queue)
+            if queue.dead_letter_queue is not None:
+                warnings += check_max_receive_count(
+                    number_or_unresolved(queue.dead_letter_queue.max_receive_count), path=path
+                )
+            if subject is not None:
+                errors, found = check_visibility_timeout(
+                    visibility_timeout=_queue_visibility_timeout(queue),
+                    function_timeout=_function_timeout(subject),
+                    path=path,
+                )
+                violations += errors
+                warnings += found
+        raise_if_any(violations)
+        assert subject is not None
+
+        super().__init__(scope, id)
+        self.function = function
+        self.queue = queue
+        self.dead_letter_queue: sqs.IQueue | None = queue.dead_letter_queue.queue if owned else None
+        for warning in warnings:
+            cdk.Annotations.of(self).add_warning_v2("constructs_lib:queue:recommendation", str(warning))
+        if not owned:
+            cdk.Annotations.of(self).add_warning_v2(
+                "constructs_lib:queue:imported",
+                f"{self.node.path}: {queue.node.path} is imported, so its redrive policy (the failure home of SQS "
+                "sources) and its visibility timeout (at least the function timeout) cannot be checked: make sure "
+                "both are set.",
+            )
+
+        mapping_class = lambda_.CfnEventSourceMapping
+        self.event_source_mapping = mapping_class(
+            self,
+            "Mapping",
+            function_name=mapping_function_name(subject),
+            event_source_arn=queue.queue_arn,
+            enabled=enabled,
+            batch_size=batch_size,
+            maximum_batching_window_in_seconds=max_batching_window.to_seconds()
+            if max_batching_window is not None
+            else None,
+            scaling_config=mapping_class.ScalingConfigProperty(maximum_concurrency=max_concurrency)
+            if max_concurrency is not None
+            else None,
+            function_response_types=["ReportBatchItemFailures"] if report_batch_item_failures else None,
+            filter_criteria=filter_criteria(filters),
+        )
+        if owned:
+            # cdk-nag asks every mapping for an on-failure destination, which AWS does not support for SQS.
+            cdk.Validations.of(self.event_source_mapping).acknowledge(
+                cdk.Acknowledgment(
+                    id="Serverless-LambdaEventSourceMappingDestination",
+                    reason="SQS event source mappings cannot have destinations; failed messages move to the "
+                    f"source queue's dead-letter queue {self.dead_letter_queue.node.path} (redrive policy, "
+                    "checked by QueueConsumer).",
+                )
+            )
+        statements = [
+            iam.PolicyStatement(actions=list(QUEUE_CONSUME_ACTIONS), resources=[queue.queue_arn]),
+            # Reading an encrypted message needs only Decrypt; GenerateDataKey is for writers.
+            *[
+                iam.PolicyStatement(actions=["kms:Decrypt"], resources=statement.resources)
+                for statement in kms_statements(queue.encryption_master_key)
+            ],
+        ]
+        grant_statements(self, subject, statements, f"SQS queue {queue.node.path}")
+
+    @staticmethod
+    def _check_redrive(path: str, queue: sqs.Queue) -> list[Violation]:
+        redrive = queue.dead_letter_queue
+        if redrive is None:
+            return [
+                Violation(
+                    path,
+                    "queue",
+                    "a queue with a redrive policy, the failure home of SQS sources: create it with "
+                    "dead_letter_queue=sqs.DeadLetterQueue(queue=FailureQueue(...), max_receive_count=5)",
+                    f"SQS queue {queue.node.path} without a dead-letter queue",
+                )
+            ]
+        if queue.fifo and isinstance(redrive.queue, sqs.Queue) and not redrive.queue.fifo:
+            return [
+                Violation(
+                    path,
+                    "queue",
+                    "a FIFO queue with a FIFO dead-letter queue (SQS requires both to be FIFO)",
+                    f"FIFO queue {queue.node.path} with standard dead-letter queue {redrive.queue.node.path}",
+                )
+            ]
+        return []
+
+
+def _describe_value(value: Any) -> str:
+    if isinstance(value, cdk.Duration):
+        return value.to_human_string()
+    if hasattr(value, "node"):
+        return describe_object(value)
+    return getattr(value, "name", None) or repr(value)
+
+
+def _queue_visibility_timeout(queue: sqs.Queue) -> Any:
+    value = queue.node.default_child.visibility_timeout
+    return SQS_DEFAULT_VISIBILITY_TIMEOUT_SECONDS if value is None else number_or_unresolved(value)
+
+
+def _function_timeout(subject: FunctionSubject) -> Any:
+    cfn_function = subject.cfn_function
+    if cfn_function is None:
+        return None  # imported: unknown, not guessed
+    value = cfn_function.timeout
+    return LAMBDA_DEFAULT_TIMEOUT_SECONDS if value is None else number_or_unresolved(value)

@@ -1,0 +1,80 @@
+"""Stream sources for StreamConsumer: what a Kinesis stream or a DynamoDB table's stream needs to be read.
+
+One small function per source. Read permissions are exact (no wildcards), following what Lambda checks when a
+mapping is created: Kinesis GetRecords, GetShardIterator, DescribeStream, DescribeStreamSummary, ListShards
+(+ SubscribeToShard and DescribeStreamConsumer on the consumer for enhanced fan-out); DynamoDB GetRecords,
+GetShardIterator, DescribeStream, ListStreams on the table's stream; plus kms:Decrypt on a customer-managed key.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from aws_cdk import aws_iam as iam
+from aws_cdk import aws_kms as kms
+from constructs import IConstruct
+
+from constructs_lib.targets import customer_managed_key
+
+KINESIS_READ_ACTIONS = (
+    "kinesis:DescribeStream",
+    "kinesis:DescribeStreamSummary",
+    "kinesis:GetRecords",
+    "kinesis:GetShardIterator",
+    "kinesis:ListShards",
+)
+KINESIS_FAN_OUT_ACTIONS = ("kinesis:DescribeStreamConsumer", "kinesis:SubscribeToShard")
+DYNAMODB_STREAM_READ_ACTIONS = (
+    "dynamodb:DescribeStream",
+    "dynamodb:GetRecords",
+    "dynamodb:GetShardIterator",
+    "dynamodb:ListStreams",
+)
+
+
+@dataclass(frozen=True)
+class StreamSource:
+    kind: str
+    construct: IConstruct
+    stream_arn: str | None  # None: a DynamoDB table without a stream
+    key: kms.IKey | None
+
+    @property
+    def is_kinesis(self) -> bool:
+        return self.kind == KINESIS
+
+    def describe(self) -> str:
+        return f"{self.kind} {self.construct.node.path}"
+
+    def read_statements(self) -> list[iam.PolicyStatement]:
+        actions = KINESIS_READ_ACTIONS if self.is_kinesis else DYNAMODB_STREAM_READ_ACTIONS
+        statements = [iam.PolicyStatement(actions=list(actions), resources=[self.stream_arn])]
+        if self.key is not None:
+            statements.append(iam.PolicyStatement(actions=["kms:Decrypt"], resources=[self.key.key_arn]))
+        return statements
+
+
+KINESIS = "Kinesis stream"
+DYNAMODB = "DynamoDB table"
+
+
+def kinesis_source(stream: Any) -> StreamSource:
+    return StreamSource(KINESIS, stream, stream.stream_arn, customer_managed_key(stream.encryption_key))
+
+
+def dynamodb_source(table: Any) -> StreamSource:
+    return StreamSource(DYNAMODB, table, table.table_stream_arn, customer_managed_key(table.encryption_key))
+
+
+def stream_source(obj: Any) -> StreamSource | None:
+    """The source for a kinesis.IStream or a dynamodb table (ITable/TableV2); None for anything else."""
+    if hasattr(obj, "stream_arn") and hasattr(obj, "stream_name"):
+        return kinesis_source(obj)
+    if hasattr(obj, "table_arn") and hasattr(obj, "table_stream_arn"):
+        return dynamodb_source(obj)
+    return None
+
+
+def fan_out_statements(consumer_arn: str) -> list[iam.PolicyStatement]:
+    return [iam.PolicyStatement(actions=list(KINESIS_FAN_OUT_ACTIONS), resources=[consumer_arn])]

@@ -1,0 +1,298 @@
+"""StreamConsumer: a Kinesis or DynamoDB Streams event source mapping that isolates and parks poison pills."""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+import aws_cdk as cdk
+from aws_cdk import aws_kinesis as kinesis
+from aws_cdk import aws_lambda as lambda_
+from constructs import Construct
+
+from constructs_lib._cdk import child_path, number_or_unresolved, seconds_or_unresolved
+from constructs_lib._mapping import check_filters, filter_criteria, mapping_function_name, no_on_success
+from constructs_lib.errors import Violation, raise_if_any
+from constructs_lib.failure_queue import DEFAULT_FAILURE_QUEUE, FailureQueue, check_failure_home
+from constructs_lib.functions import grant_statements, subject_of
+from constructs_lib.limits import (
+    DESTINATIONS,
+    LIMITS,
+    RESILIENT_STREAM_MAX_RECORD_AGE_SECONDS,
+    RESILIENT_STREAM_RETRY_ATTEMPTS,
+    UNRESOLVED,
+    CheckedValue,
+    check_destination,
+    check_dynamodb_record_age,
+    check_limit,
+)
+from constructs_lib.sources import StreamSource, fan_out_statements, stream_source
+from constructs_lib.targets import Target, describe_object, resolve_target
+
+DEFAULT_RETRY_ATTEMPTS = RESILIENT_STREAM_RETRY_ATTEMPTS
+DEFAULT_MAX_RECORD_AGE = cdk.Duration.seconds(RESILIENT_STREAM_MAX_RECORD_AGE_SECONDS)
+
+
+def _record_age_seconds(max_record_age: Any) -> CheckedValue:
+    if isinstance(max_record_age, int | float) and not isinstance(max_record_age, bool):
+        return UNRESOLVED if cdk.Token.is_unresolved(max_record_age) else max_record_age
+    return seconds_or_unresolved(max_record_age)
+
+
+class StreamConsumer(Construct):
+    """A function consuming a Kinesis stream or a DynamoDB table's stream, with resilient defaults.
+
+    A poison pill (a record the function can never process) blocks its shard until it expires: a day for
+    DynamoDB, up to a year for Kinesis. The defaults isolate it and park it quickly instead:
+
+    - ``bisect_batch_on_error=True``: a failed batch is split in two, and again, until the bad record is alone.
+      Splitting does not consume retries, so a batch of N needs about log2(N) splits.
+    - ``retry_attempts=3``: retries count per batch, so once isolated the bad record is retried 3 times and
+      then handed to ``on_failure``; a transient error still gets 3 retries of every half.
+    - ``max_record_age=1 hour``: a backstop that parks records older than an hour, leaving at least 23 of the
+      default 24 hours of stream retention to fetch and redrive them.
+    - ``report_batch_item_failures=True``: a handler that reports failed items makes Lambda retry from the
+      first failed record instead of the whole batch (the handler must return ``batchItemFailures``).
+    - ``on_failure``: a new ``FailureQueue``. The failure record holds the batch's shard and sequence numbers,
+      not the data: fetch the records (``constructs_lib.fetch``) before the stream trims them.
+
+    Every setting is validated before anything is created; all violations come in one ValidationError. Tokens
+    are never range-checked.
+
+    :param function: the Function, Version or Alias that consumes the stream.
+    :param source: a ``kinesis.IStream``, or a DynamoDB table with a stream (``stream=`` / ``dynamo_stream=``).
+    :param starting_position: TRIM_HORIZON (default), LATEST, or AT_TIMESTAMP (Kinesis only, with
+        ``starting_position_timestamp``).
+    :param starting_position_timestamp: for AT_TIMESTAMP: a datetime or Unix time in seconds.
+    :param batch_size: records per invocation, 1 to 10000. Default: not set (AWS uses 100).
+    :param max_batching_window: how long to gather records, 0 to 300 seconds. Default: not set (0).
+    :param bisect_batch_on_error: split a failed batch and retry the halves. Default: True.
+    :param retry_attempts: 0 to 10000, or ``INFINITE`` (-1, retry until the record expires). Default: 3.
+    :param max_record_age: a Duration of 60 seconds to 7 days, or ``INFINITE`` (-1; aws-cdk cannot express it,
+        aws-cdk#27321). Default: 1 hour. For DynamoDB, more than 24 hours is accepted with a warning: it can
+        never trigger.
+    :param parallelization_factor: concurrent batches per shard, 1 to 10. Default: not set (1).
+    :param tumbling_window: 0 to 900 seconds. Default: not set.
+    :param filters: event filters made with ``lambda_.FilterCriteria.filter({...})``. Default: none.
+    :param report_batch_item_failures: ReportBatchItemFailures. Default: True.
+    :param on_failure: a standard SQS queue or standard SNS topic. Default: a new FailureQueue
+        (``.failure_queue``).
+    :param discard_failures: set True to knowingly drop records that exhaust retries or age. Default: False.
+    :param enhanced_fan_out: Kinesis only: read through a dedicated stream consumer (``.stream_consumer``) with
+        its own 2 MB/s per shard. Default: False.
+    :param enabled: whether the mapping polls. Default: True.
+    :param on_success: not supported by event source mappings; given only to report a clear error.
+    """
+
+    def __init__(
+        self,
+        scope: Construct,
+        id: str,
+        *,
+        function: lambda_.IFunction,
+        source: Any,
+        starting_position: lambda_.StartingPosition = lambda_.StartingPosition.TRIM_HORIZON,
+        starting_position_timestamp: dt.datetime | float | None = None,
+        batch_size: int | None = None,
+        max_batching_window: cdk.Duration | None = None,
+        bisect_batch_on_error: bool = True,
+        retry_attempts: int | None = DEFAULT_RETRY_ATTEMPTS,
+        max_record_age: cdk.Duration | int | None = DEFAULT_MAX_RECORD_AGE,
+        parallelization_factor: int | None = None,
+        tumbling_window: cdk.Duration | None = None,
+        filters: Sequence[Mapping[str, Any]] | None = None,
+        report_batch_item_failures: bool = True,
+        on_failure: Any | None = DEFAULT_FAILURE_QUEUE,
+        discard_failures: bool = False,
+        enhanced_fan_out: bool = False,
+        enabled: bool = True,
+        on_success: Any | None = None,
+    ) -> None:
+        path = child_path(scope, id)
+        subject = subject_of(function)
+        source_info = stream_source(source)
+        violations: list[Violation] = []
+        if subject is None:
+            violations.append(
+                Violation(path, "function", "a lambda Function, Version or Alias", describe_object(function))
+            )
+        violations += self._check_source(path, source, source_info, starting_position, starting_position_timestamp)
+        if enhanced_fan_out and source_info is not None and not source_info.is_kinesis:
+            violations.append(Violation(path, "enhanced_fan_out", "False for a DynamoDB stream (Kinesis only)", "True"))
+        record_age = _record_age_seconds(max_record_age)
+        for setting, value in (("retry_attempts", retry_attempts), ("max_record_age", max_record_age)):
+            if value is None:
+                violations.append(
+                    Violation(
+                        path,
+                        setting,
+                        "set: leave it out for the bounded default, or pass INFINITE (-1) to never give up",
+                        "None",
+                    )
+                )
+        violations += check_limit(
+            LIMITS["mapping.batch_size"], number_or_unresolved(batch_size), path=path, setting="batch_size"
+        )
+        violations += check_limit(
+            LIMITS["mapping.max_batching_window"],
+            seconds_or_unresolved(max_batching_window),
+            path=path,
+            setting="max_batching_window",
+        )
+        violations += check_limit(
+            LIMITS["stream.retry_attempts"], number_or_unresolved(retry_attempts), path=path, setting="retry_attempts"
+        )
+        violations += check_limit(LIMITS["stream.max_record_age"], record_age, path=path, setting="max_record_age")
+        violations += check_limit(
+            LIMITS["stream.parallelization_factor"],
+            number_or_unresolved(parallelization_factor),
+            path=path,
+            setting="parallelization_factor",
+        )
+        violations += check_limit(
+            LIMITS["stream.tumbling_window"],
+            seconds_or_unresolved(tumbling_window),
+            path=path,
+            setting="tumbling_window",
+        )
+        violations += check_filters(filters, path=path)
+        violations += no_on_success(on_success, path=path)
+        violations += check_failure_home(path, on_failure=on_failure, discard_failures=discard_failures)
+        failure_target: Target | None = None
+        if on_failure is not None and on_failure is not DEFAULT_FAILURE_QUEUE:
+            failure_target = resolve_target(on_failure)
+            violations += check_destination(
+                DESTINATIONS["stream.on_failure"],
+                failure_target.kind if failure_target else None,
+                fifo=failure_target.fifo if failure_target else None,
+                given=failure_target.describe() if failure_target else describe_object(on_failure),
+                path=path,
+                setting="on_failure",
+            )
+        raise_if_any(violations)
+        assert subject is not None and source_info is not None
+
+        super().__init__(scope, id)
+        self.function = function
+        self.source = source
+        self.failure_queue: FailureQueue | None = None
+        if on_failure is DEFAULT_FAILURE_QUEUE and not discard_failures:
+            self.failure_queue = FailureQueue(self, "FailureQueue")
+            failure_target = resolve_target(self.failure_queue)
+        self.on_failure_target = failure_target
+        if not source_info.is_kinesis:
+            for warning in check_dynamodb_record_age(record_age, path=self.node.path):
+                cdk.Annotations.of(self).add_warning_v2(
+                    "constructs_lib:stream:record-age-beyond-retention", str(warning)
+                )
+
+        event_source_arn = source_info.stream_arn
+        self.stream_consumer: kinesis.CfnStreamConsumer | None = None
+        if enhanced_fan_out:
+            self.stream_consumer = kinesis.CfnStreamConsumer(
+                self,
+                "StreamConsumer",
+                stream_arn=source_info.stream_arn,
+                consumer_name=cdk.Names.unique_resource_name(self, max_length=128),
+            )
+            event_source_arn = self.stream_consumer.attr_consumer_arn
+
+        mapping_class = lambda_.CfnEventSourceMapping
+        self.event_source_mapping = mapping_class(
+            self,
+            "Mapping",
+            function_name=mapping_function_name(subject),
+            event_source_arn=event_source_arn,
+            enabled=enabled,
+            starting_position=starting_position.value,
+            starting_position_timestamp=_timestamp(starting_position_timestamp),
+            batch_size=batch_size,
+            maximum_batching_window_in_seconds=max_batching_window.to_seconds()
+            if max_batching_window is not None
+            else None,
+            bisect_batch_on_function_error=bisect_batch_on_error,
+            maximum_retry_attempts=retry_attempts,
+            maximum_record_age_in_seconds=_record_age_property(max_record_age),
+            parallelization_factor=parallelization_factor,
+            tumbling_window_in_seconds=tumbling_window.to_seconds() if tumbling_window is not None else None,
+            function_response_types=["ReportBatchItemFailures"] if report_batch_item_failures else None,
+            filter_criteria=filter_criteria(filters),
+            destination_config=mapping_class.DestinationConfigProperty(
+                on_failure=mapping_class.OnFailureProperty(destination=failure_target.arn)
+            )
+            if failure_target is not None
+            else None,
+        )
+
+        statements = source_info.read_statements()
+        if self.stream_consumer is not None:
+            statements += fan_out_statements(self.stream_consumer.attr_consumer_arn)
+        grant_statements(self, subject, statements, source_info.describe())
+        if failure_target is not None:
+            grant_statements(self, subject, failure_target.statements, failure_target.describe())
+
+    @staticmethod
+    def _check_source(
+        path: str,
+        source: Any,
+        info: StreamSource | None,
+        starting_position: Any,
+        timestamp: Any,
+    ) -> list[Violation]:
+        if info is None:
+            return [
+                Violation(
+                    path,
+                    "source",
+                    "a Kinesis stream or a DynamoDB table with a stream (for SQS use QueueConsumer)",
+                    describe_object(source),
+                )
+            ]
+        violations = []
+        if info.stream_arn is None:
+            violations.append(
+                Violation(
+                    path,
+                    "source",
+                    "a DynamoDB table with a stream: create it with stream=dynamodb.StreamViewType.NEW_AND_OLD_IMAGES "
+                    "(TableV2: dynamo_stream=...), or import it with table_stream_arn",
+                    f"{info.describe()} without a stream",
+                )
+            )
+        at_timestamp = starting_position == lambda_.StartingPosition.AT_TIMESTAMP
+        if at_timestamp and not info.is_kinesis:
+            violations.append(
+                Violation(path, "starting_position", "TRIM_HORIZON or LATEST for a DynamoDB stream", "AT_TIMESTAMP")
+            )
+        if at_timestamp and info.is_kinesis and timestamp is None:
+            violations.append(
+                Violation(
+                    path,
+                    "starting_position_timestamp",
+                    "given with AT_TIMESTAMP (a datetime or Unix time in seconds)",
+                    "None",
+                )
+            )
+        if timestamp is not None and not at_timestamp:
+            violations.append(
+                Violation(
+                    path,
+                    "starting_position_timestamp",
+                    "left out unless starting_position is AT_TIMESTAMP",
+                    f"{timestamp!r} with {getattr(starting_position, 'name', starting_position)}",
+                )
+            )
+        return violations
+
+
+def _timestamp(value: dt.datetime | float | None) -> float | None:
+    if isinstance(value, dt.datetime):
+        return value.timestamp()
+    return value
+
+
+def _record_age_property(max_record_age: Any) -> Any:
+    if isinstance(max_record_age, cdk.Duration):
+        return max_record_age.to_seconds()
+    return max_record_age  # INFINITE (-1) or a token number

@@ -24,8 +24,8 @@ from constructs_lib.limits import (
 )
 from constructs_lib.targets import describe_object, kms_statements
 
+# What Lambda's pollers call, as AWS documents for the execution role of an SQS event source mapping.
 QUEUE_CONSUME_ACTIONS = (
-    "sqs:ChangeMessageVisibility",
     "sqs:DeleteMessage",
     "sqs:GetQueueAttributes",
     "sqs:ReceiveMessage",

@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING, Any
 _EXPORTS = {
     "AsyncInvocation": "constructs_lib.async_invocation",
     "DEFAULT_FAILURE_QUEUE": "constructs_lib.failure_queue",
+    "FailureHandlingChecks": "constructs_lib.nag",
     "FailureQueue": "constructs_lib.failure_queue",
     "INFINITE": "constructs_lib.limits",
     "QueueConsumer": "constructs_lib.queue_consumer",
@@ -21,6 +22,7 @@ _EXPORTS = {
 __all__ = [  # noqa: RUF022 - grouped as in _EXPORTS
     "AsyncInvocation",
     "DEFAULT_FAILURE_QUEUE",
+    "FailureHandlingChecks",
     "FailureQueue",
     "INFINITE",
     "QueueConsumer",
@@ -34,6 +36,7 @@ if TYPE_CHECKING:
     from constructs_lib.errors import ValidationError, Violation
     from constructs_lib.failure_queue import DEFAULT_FAILURE_QUEUE, FailureQueue
     from constructs_lib.limits import INFINITE
+    from constructs_lib.nag import FailureHandlingChecks
     from constructs_lib.queue_consumer import QueueConsumer
     from constructs_lib.stream_consumer import StreamConsumer
 

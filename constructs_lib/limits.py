@@ -213,25 +213,32 @@ RESILIENT_STREAM_MAX_RECORD_AGE_SECONDS: Final = 3_600
 
 
 def check_sqs_batching(
-    *, batch_size: CheckedValue, max_batching_window: CheckedValue, fifo: bool | None, path: str
+    *,
+    batch_size: CheckedValue,
+    max_batching_window: CheckedValue,
+    fifo: bool | None,
+    path: str,
+    batch_setting: str = "batch_size",
+    window_setting: str = "max_batching_window",
 ) -> list[Violation]:
     """SQS-specific batch rules: FIFO allows batches of at most 10 and no batching window; a standard queue
-    needs a batching window of at least 1 second for batches above 10."""
+    needs a batching window of at least 1 second for batches above 10. The setting names default to the
+    constructs' argument names; template checks pass the CloudFormation property names."""
     if fifo:
-        violations = check_limit(LIMITS["sqs_fifo.batch_size"], batch_size, path=path, setting="batch_size")
+        violations = check_limit(LIMITS["sqs_fifo.batch_size"], batch_size, path=path, setting=batch_setting)
         if max_batching_window is not None:
             violations.append(
                 Violation(
                     path,
-                    "max_batching_window",
+                    window_setting,
                     f"left out for {SQS_FIFO_MAPPINGS} (AWS does not support batching windows on FIFO queues)",
                     _given(max_batching_window, "seconds"),
                 )
             )
         return violations
-    violations = check_limit(LIMITS["mapping.batch_size"], batch_size, path=path, setting="batch_size")
+    violations = check_limit(LIMITS["mapping.batch_size"], batch_size, path=path, setting=batch_setting)
     violations += check_limit(
-        LIMITS["mapping.max_batching_window"], max_batching_window, path=path, setting="max_batching_window"
+        LIMITS["mapping.max_batching_window"], max_batching_window, path=path, setting=window_setting
     )
     needs_window = _resolved(batch_size) and batch_size > SQS_UNBATCHED_MAX_BATCH_SIZE
     window_too_small = max_batching_window is None or (_resolved(max_batching_window) and max_batching_window < 1)
@@ -239,9 +246,9 @@ def check_sqs_batching(
         violations.append(
             Violation(
                 path,
-                "max_batching_window",
-                f"at least 1 second when batch_size is above {SQS_UNBATCHED_MAX_BATCH_SIZE} for {SQS_MAPPINGS}",
-                f"{_given(max_batching_window, 'seconds')} with batch_size {format_value(batch_size)}",
+                window_setting,
+                f"at least 1 second when {batch_setting} is above {SQS_UNBATCHED_MAX_BATCH_SIZE} for {SQS_MAPPINGS}",
+                f"{_given(max_batching_window, 'seconds')} with {batch_setting} {format_value(batch_size)}",
             )
         )
     return violations
@@ -319,3 +326,35 @@ def _given(value: CheckedValue, unit: str) -> str:
     if value is UNRESOLVED:
         return "an unresolved value"
     return format_value(value, unit) if isinstance(value, int | float) else repr(value)
+
+
+# --- the permissions each wiring needs, on the function's execution role ----------------------------------
+
+DELIVERY_ACTIONS: Final[dict[DestinationKind, tuple[str, ...]]] = {
+    DestinationKind.SQS_QUEUE: ("sqs:SendMessage",),
+    DestinationKind.SNS_TOPIC: ("sns:Publish",),
+    DestinationKind.LAMBDA_FUNCTION: ("lambda:InvokeFunction",),
+    DestinationKind.EVENT_BUS: ("events:PutEvents",),
+    # PutObject on the bucket's objects, ListBucket on the bucket itself.
+    DestinationKind.S3_BUCKET: ("s3:PutObject", "s3:ListBucket"),
+}
+KMS_WRITE_ACTIONS: Final = ("kms:Decrypt", "kms:GenerateDataKey")
+"""On a target's customer-managed key: writing an encrypted message needs a data key (and Decrypt for SQS/SNS)."""
+KMS_READ_ACTIONS: Final = ("kms:Decrypt",)
+"""On a source's customer-managed key."""
+KINESIS_READ_ACTIONS: Final = (
+    "kinesis:DescribeStream",
+    "kinesis:DescribeStreamSummary",
+    "kinesis:GetRecords",
+    "kinesis:GetShardIterator",
+    "kinesis:ListShards",
+)
+KINESIS_FAN_OUT_ACTIONS: Final = ("kinesis:DescribeStreamConsumer", "kinesis:SubscribeToShard")
+DYNAMODB_STREAM_READ_ACTIONS: Final = (
+    "dynamodb:DescribeStream",
+    "dynamodb:GetRecords",
+    "dynamodb:GetShardIterator",
+    "dynamodb:ListStreams",
+)
+SQS_CONSUME_ACTIONS: Final = ("sqs:DeleteMessage", "sqs:GetQueueAttributes", "sqs:ReceiveMessage")
+"""What Lambda's pollers call, as AWS documents for the execution role of an SQS event source mapping."""

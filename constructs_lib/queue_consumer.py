@@ -16,7 +16,9 @@ from constructs_lib._mapping import check_filters, filter_criteria, mapping_func
 from constructs_lib.errors import Violation, raise_if_any
 from constructs_lib.functions import FunctionSubject, grant_statements, subject_of
 from constructs_lib.limits import (
+    KMS_READ_ACTIONS,
     LIMITS,
+    SQS_CONSUME_ACTIONS,
     check_limit,
     check_max_receive_count,
     check_sqs_batching,
@@ -24,12 +26,6 @@ from constructs_lib.limits import (
 )
 from constructs_lib.targets import describe_object, kms_statements
 
-# What Lambda's pollers call, as AWS documents for the execution role of an SQS event source mapping.
-QUEUE_CONSUME_ACTIONS = (
-    "sqs:DeleteMessage",
-    "sqs:GetQueueAttributes",
-    "sqs:ReceiveMessage",
-)
 SQS_DEFAULT_VISIBILITY_TIMEOUT_SECONDS = 30
 LAMBDA_DEFAULT_TIMEOUT_SECONDS = 3
 
@@ -197,10 +193,10 @@ class QueueConsumer(Construct):
                 )
             )
         statements = [
-            iam.PolicyStatement(actions=list(QUEUE_CONSUME_ACTIONS), resources=[queue.queue_arn]),
+            iam.PolicyStatement(actions=list(SQS_CONSUME_ACTIONS), resources=[queue.queue_arn]),
             # Reading an encrypted message needs only Decrypt; GenerateDataKey is for writers.
             *[
-                iam.PolicyStatement(actions=["kms:Decrypt"], resources=statement.resources)
+                iam.PolicyStatement(actions=list(KMS_READ_ACTIONS), resources=statement.resources)
                 for statement in kms_statements(queue.encryption_master_key)
             ],
         ]

@@ -15,22 +15,13 @@ from aws_cdk import aws_iam as iam
 from aws_cdk import aws_kms as kms
 from constructs import IConstruct
 
+from constructs_lib.limits import (
+    DYNAMODB_STREAM_READ_ACTIONS,
+    KINESIS_FAN_OUT_ACTIONS,
+    KINESIS_READ_ACTIONS,
+    KMS_READ_ACTIONS,
+)
 from constructs_lib.targets import customer_managed_key
-
-KINESIS_READ_ACTIONS = (
-    "kinesis:DescribeStream",
-    "kinesis:DescribeStreamSummary",
-    "kinesis:GetRecords",
-    "kinesis:GetShardIterator",
-    "kinesis:ListShards",
-)
-KINESIS_FAN_OUT_ACTIONS = ("kinesis:DescribeStreamConsumer", "kinesis:SubscribeToShard")
-DYNAMODB_STREAM_READ_ACTIONS = (
-    "dynamodb:DescribeStream",
-    "dynamodb:GetRecords",
-    "dynamodb:GetShardIterator",
-    "dynamodb:ListStreams",
-)
 
 
 @dataclass(frozen=True)
@@ -51,7 +42,7 @@ class StreamSource:
         actions = KINESIS_READ_ACTIONS if self.is_kinesis else DYNAMODB_STREAM_READ_ACTIONS
         statements = [iam.PolicyStatement(actions=list(actions), resources=[self.stream_arn])]
         if self.key is not None:
-            statements.append(iam.PolicyStatement(actions=["kms:Decrypt"], resources=[self.key.key_arn]))
+            statements.append(iam.PolicyStatement(actions=list(KMS_READ_ACTIONS), resources=[self.key.key_arn]))
         return statements
 
 

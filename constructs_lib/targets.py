@@ -26,9 +26,7 @@ from aws_cdk import aws_sqs as sqs
 from constructs import IConstruct
 
 from constructs_lib._cdk import is_resolved_str
-from constructs_lib.limits import DestinationKind
-
-KMS_DATA_KEY_ACTIONS = ("kms:Decrypt", "kms:GenerateDataKey")
+from constructs_lib.limits import DELIVERY_ACTIONS, KMS_WRITE_ACTIONS, DestinationKind
 
 
 @dataclass(frozen=True)
@@ -62,7 +60,7 @@ def customer_managed_key(key: kms.IKey | None) -> kms.IKey | None:
 def kms_statements(key: kms.IKey | None) -> tuple[iam.PolicyStatement, ...]:
     """kms:Decrypt + kms:GenerateDataKey on a customer-managed key, the rights to write to its target."""
     key = customer_managed_key(key)
-    return (_allow(KMS_DATA_KEY_ACTIONS, key.key_arn),) if key is not None else ()
+    return (_allow(KMS_WRITE_ACTIONS, key.key_arn),) if key is not None else ()
 
 
 def _name_fifo(owned: bool, owned_fifo: bool, name: str) -> bool | None:
@@ -79,7 +77,10 @@ def queue_target(queue: sqs.IQueue) -> Target:
         queue.node.path,
         fifo,
         queue,
-        (_allow(["sqs:SendMessage"], queue.queue_arn), *kms_statements(queue.encryption_master_key)),
+        (
+            _allow(DELIVERY_ACTIONS[DestinationKind.SQS_QUEUE], queue.queue_arn),
+            *kms_statements(queue.encryption_master_key),
+        ),
     )
 
 
@@ -91,7 +92,10 @@ def topic_target(topic: sns.ITopic) -> Target:
         topic.node.path,
         fifo,
         topic,
-        (_allow(["sns:Publish"], topic.topic_arn), *kms_statements(getattr(topic, "master_key", None))),
+        (
+            _allow(DELIVERY_ACTIONS[DestinationKind.SNS_TOPIC], topic.topic_arn),
+            *kms_statements(getattr(topic, "master_key", None)),
+        ),
     )
 
 
@@ -102,7 +106,7 @@ def function_target(function: lambda_.IFunction) -> Target:
         function.node.path,
         None,
         function,
-        (_allow(["lambda:InvokeFunction"], function.function_arn),),
+        (_allow(DELIVERY_ACTIONS[DestinationKind.LAMBDA_FUNCTION], function.function_arn),),
     )
 
 
@@ -113,7 +117,7 @@ def event_bus_target(bus: Any) -> Target:
         bus.node.path,
         None,
         bus,
-        (_allow(["events:PutEvents"], bus.event_bus_arn),),
+        (_allow(DELIVERY_ACTIONS[DestinationKind.EVENT_BUS], bus.event_bus_arn),),
     )
 
 
@@ -125,7 +129,7 @@ def bucket_target(bucket: Any) -> Target:
         None,
         bucket,
         (
-            _allow(["s3:PutObject"], bucket.arn_for_objects("*")),
+            _allow(["s3:PutObject"], bucket.arn_for_objects("*")),  # DELIVERY_ACTIONS[S3_BUCKET], per resource
             _allow(["s3:ListBucket"], bucket.bucket_arn),
             *kms_statements(bucket.encryption_key),
         ),

@@ -12,6 +12,8 @@ import aws_cdk as cdk
 from cdk_nag import AwsSolutionsChecks, NagPack, ServerlessChecks
 from constructs import IConstruct
 
+from constructs_lib.nag import FailureHandlingChecks
+
 
 @dataclass(frozen=True, order=True)
 class NagFinding:
@@ -25,12 +27,12 @@ class NagFinding:
 
 
 def default_packs() -> list[NagPack]:
-    """The packs every sample stack must pass: AWS Solutions and Serverless."""
-    return [AwsSolutionsChecks(), ServerlessChecks()]
+    """The packs every sample stack must pass: AWS Solutions, Serverless and our FailureHandling."""
+    return [AwsSolutionsChecks(), ServerlessChecks(), FailureHandlingChecks()]
 
 
 def nag_findings(scope: IConstruct, packs: Sequence[NagPack] | None = None) -> list[NagFinding]:
-    """Unacknowledged findings of `packs` (default: AwsSolutions + Serverless) below `scope`, sorted."""
+    """Unacknowledged findings of `packs` (default: AwsSolutions, Serverless, FailureHandling) below `scope`."""
     packs = list(packs) if packs is not None else default_packs()
     failing = [pack for pack in packs if pack.validate_scope(scope).violations]
     if not failing:

@@ -1,0 +1,135 @@
+"""What a function's execution role is allowed to do, as far as the template tells. Pure."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from constructs_lib.checks.template import MANAGED_POLICY, POLICY, ROLE, TemplateView, arn_service, matches
+
+# AWS managed policies commonly attached to Lambda roles, with the statements that matter here. A role with
+# any other managed policy is not checked for missing permissions: what it grants cannot be known.
+KNOWN_MANAGED_POLICIES: dict[str, list[dict[str, Any]]] = {
+    "AWSLambdaBasicExecutionRole": [],
+    "AWSLambdaVPCAccessExecutionRole": [],
+    "AWSXRayDaemonWriteAccess": [],
+    "AWSLambdaKinesisExecutionRole": [
+        {
+            "Effect": "Allow",
+            "Action": [
+                "kinesis:DescribeStream",
+                "kinesis:DescribeStreamSummary",
+                "kinesis:GetRecords",
+                "kinesis:GetShardIterator",
+                "kinesis:ListShards",
+                "kinesis:ListStreams",
+                "kinesis:SubscribeToShard",
+            ],
+            "Resource": "*",
+        }
+    ],
+    "AWSLambdaDynamoDBExecutionRole": [
+        {
+            "Effect": "Allow",
+            "Action": [
+                "dynamodb:DescribeStream",
+                "dynamodb:GetRecords",
+                "dynamodb:GetShardIterator",
+                "dynamodb:ListStreams",
+            ],
+            "Resource": "*",
+        }
+    ],
+    "AWSLambdaSQSQueueExecutionRole": [
+        {
+            "Effect": "Allow",
+            "Action": ["sqs:ReceiveMessage", "sqs:DeleteMessage", "sqs:GetQueueAttributes"],
+            "Resource": "*",
+        }
+    ],
+}
+
+
+@dataclass(frozen=True)
+class Grants:
+    """The Allow statements of one role."""
+
+    statements: tuple[Mapping[str, Any], ...]
+
+    def allows(self, view: TemplateView, action: str, resource: str) -> bool:
+        """Whether some Allow statement covers `action` on `resource` (a canonical ARN, see TemplateView.render).
+
+        Conditions are assumed to hold and Deny statements are not weighed: the check is for grants that are
+        missing altogether, never for a clever policy that might deny.
+        """
+        return any(_statement_allows(view, statement, action, resource) for statement in self.statements)
+
+
+def role_grants(view: TemplateView, function_id: str) -> Grants | None:
+    """The grants of a function's execution role; None when the role or one of its policies is unknown."""
+    role_id = view.referenced_id(view.properties(function_id).get("Role"))
+    if view.type_of(role_id) != ROLE:
+        return None
+    role = view.properties(role_id)
+    statements: list[Mapping[str, Any]] = []
+    for policy in role.get("Policies", []) or []:
+        statements += _statements(policy.get("PolicyDocument") if isinstance(policy, Mapping) else None)
+    for managed_arn in role.get("ManagedPolicyArns", []) or []:
+        rendered = view.render(managed_arn)
+        name = rendered.rsplit("/", 1)[-1] if rendered and ":iam::aws:policy/" in rendered else None
+        if name in KNOWN_MANAGED_POLICIES:
+            statements += KNOWN_MANAGED_POLICIES[name]
+        elif view.type_of(view.referenced_id(managed_arn)) == MANAGED_POLICY:
+            continue  # read below, from the policy resource itself
+        else:
+            return None
+    for _, policy in view.of_type(POLICY, MANAGED_POLICY):
+        attached = policy.get("Roles", []) or []
+        if any(view.referenced_id(role) == role_id for role in attached if isinstance(attached, list)):
+            statements += _statements(policy.get("PolicyDocument"))
+    return Grants(tuple(statements))
+
+
+def _statements(document: Any) -> list[Mapping[str, Any]]:
+    if not isinstance(document, Mapping):
+        return []
+    statements = document.get("Statement", [])
+    statements = statements if isinstance(statements, list) else [statements]
+    return [s for s in statements if isinstance(s, Mapping) and s.get("Effect") == "Allow"]
+
+
+def _as_list(value: Any) -> list[Any]:
+    if value is None:
+        return []
+    return value if isinstance(value, list) else [value]
+
+
+def _action_matches(pattern: Any, action: str) -> bool:
+    return isinstance(pattern, str) and matches(pattern.lower(), action.lower())
+
+
+def _resource_matches(view: TemplateView, pattern_value: Any, resource: str) -> bool:
+    pattern = view.render(pattern_value)
+    if pattern is None:
+        return True  # an intrinsic that cannot be followed: do not claim the grant is missing
+    if matches(pattern, resource):
+        return True
+    # A literal wildcard ARN of the resource's service may well cover a resource known only by its logical id.
+    if "*" in pattern and resource.startswith("${"):
+        resource_type = view.type_of(resource[2:].split("}", 1)[0].split(".", 1)[0]) or ""
+        service = resource_type.split("::")[1].lower() if resource_type.count("::") == 2 else None
+        return service is not None and arn_service(pattern) == service
+    return False
+
+
+def _statement_allows(view: TemplateView, statement: Mapping[str, Any], action: str, resource: str) -> bool:
+    if "NotAction" in statement:
+        action_ok = not any(_action_matches(p, action) for p in _as_list(statement["NotAction"]))
+    else:
+        action_ok = any(_action_matches(p, action) for p in _as_list(statement.get("Action")))
+    if not action_ok:
+        return False
+    if "NotResource" in statement:
+        return not any(_resource_matches(view, p, resource) for p in _as_list(statement["NotResource"]))
+    return any(_resource_matches(view, p, resource) for p in _as_list(statement.get("Resource")))

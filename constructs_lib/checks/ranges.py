@@ -1,0 +1,83 @@
+"""AWS's ranges, checked on templates with the same limits table the constructs use."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+from constructs_lib.checks.model import Level, rule
+from constructs_lib.checks.template import DYNAMODB, SQS, TemplateView, number, truthy
+from constructs_lib.errors import Violation
+from constructs_lib.limits import LIMITS, check_dynamodb_record_age, check_limit, check_sqs_batching
+
+ASYNC_RANGES = ("async.retry_attempts", "async.max_event_age")
+STREAM_RANGES = (
+    "mapping.batch_size",
+    "mapping.max_batching_window",
+    "stream.retry_attempts",
+    "stream.max_record_age",
+    "stream.parallelization_factor",
+    "stream.tumbling_window",
+)
+
+
+def _message(violation: Violation) -> str:
+    return f"{violation.setting} must be {violation.allowed}, got {violation.given}"
+
+
+def _check(logical_id: str, properties: dict, key: str) -> list[Violation]:
+    limit = LIMITS[key]
+    return check_limit(limit, number(properties.get(limit.cfn_property)), path=logical_id, setting=limit.cfn_property)
+
+
+@rule(
+    "OutOfRange",
+    Level.ERROR,
+    explanation="A value outside AWS's limits fails at deploy time.",
+    fix="Use a value within the range the message gives.",
+)
+def out_of_range(view: TemplateView) -> Iterator[tuple[str, str]]:
+    for logical_id, properties, _ in view.invoke_configs:
+        for key in ASYNC_RANGES:
+            for violation in _check(logical_id, properties, key):
+                yield logical_id, _message(violation)
+    for mapping in view.mappings:
+        properties = mapping.properties
+        if mapping.is_stream:
+            found = [v for key in STREAM_RANGES for v in _check(mapping.logical_id, properties, key)]
+        elif mapping.source == SQS:
+            queue = view.properties(mapping.source_id) if mapping.source_id else {}
+            fifo = truthy(queue.get("FifoQueue", False)) if mapping.source_id else None
+            found = check_sqs_batching(
+                batch_size=number(properties.get("BatchSize")),
+                max_batching_window=number(properties.get("MaximumBatchingWindowInSeconds")),
+                fifo=fifo,
+                path=mapping.logical_id,
+                batch_setting="BatchSize",
+                window_setting="MaximumBatchingWindowInSeconds",
+            )
+            scaling = properties.get("ScalingConfig") or {}
+            limit = LIMITS["sqs.max_concurrency"]
+            found += check_limit(
+                limit, number(scaling.get("MaximumConcurrency")), path=mapping.logical_id, setting=limit.cfn_property
+            )
+        else:
+            continue
+        for violation in found:
+            yield mapping.logical_id, _message(violation)
+
+
+@rule(
+    "RecordAgeBeyondRetention",
+    Level.WARNING,
+    explanation="DynamoDB stream records live 24 hours, so a larger maximum record age never triggers.",
+    fix="Set MaximumRecordAgeInSeconds to 86400 or less.",
+)
+def record_age_beyond_retention(view: TemplateView) -> Iterator[tuple[str, str]]:
+    for mapping in view.mappings:
+        if mapping.source == DYNAMODB:
+            age = number(mapping.properties.get("MaximumRecordAgeInSeconds"))
+            for violation in check_dynamodb_record_age(age, path=mapping.logical_id):
+                yield (
+                    mapping.logical_id,
+                    f"MaximumRecordAgeInSeconds should be {violation.allowed}, got {violation.given}",
+                )

@@ -5,6 +5,8 @@ import json
 import pytest
 from aws_cdk.assertions import Match, Template
 
+from constructs_lib.audit import main as audit_main
+from constructs_lib.testing import assert_no_failure_handling_findings
 from sample_app.app import build_app
 from tests.harness import lint_template, load_cdk_context, nag_findings, normalize_template, run_cdk
 
@@ -174,7 +176,12 @@ def test_sample_stack_is_cfn_lint_clean(template):
 
 
 def test_sample_stack_is_cdk_nag_clean(orders_stack):
+    # AwsSolutions, Serverless and our FailureHandling pack.
     assert nag_findings(orders_stack) == []
+
+
+def test_sample_stack_passes_the_failure_handling_test_helper(template):
+    assert_no_failure_handling_findings(template)
 
 
 def test_sample_stack_snapshot(template, template_snapshot):
@@ -199,6 +206,7 @@ def test_real_cdk_synth_writes_a_clean_sample_template(tmp_path):
     assert lint_template(written) == []
     report = json.loads((tmp_path / "validation-report.json").read_text())
     assert report["pluginReports"] == [], "cdk-nag ran inside the CLI synth and found nothing"
+    assert audit_main([str(tmp_path)]) == 0, "the audit CLI finds nothing in what the CLI wrote"
 
 
 def test_real_cdk_synth_fails_on_a_nag_finding(tmp_path):

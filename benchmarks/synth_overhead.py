@@ -1,0 +1,212 @@
+"""Synth overhead of constructs_lib against the same pipelines written with plain aws-cdk-lib.
+
+    make bench                      # or: .venv/bin/python -m benchmarks.synth_overhead --runs 5
+
+Each measurement is a separate process (Python and jsii start-up included, as in `cdk synth`) that builds N
+pipelines and synthesizes them; runs of both variants are interleaved so that machine noise hits both alike.
+A pipeline is a stream consumer and an asynchronously invoked function, configured as closely alike as the
+two APIs allow. Reported: median whole-process time, resources synthesized, seconds per resource, and the
+ratio of constructs_lib to plain aws-cdk-lib. Also: the time from a constructor call to its ValidationError.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+PROJECT_ROOT = Path(__file__).resolve().parents[1]
+SIZES = (1, 10, 30)
+
+
+def _code():
+    from aws_cdk import aws_lambda as lambda_
+
+    return lambda_.Code.from_inline("def handler(event, context):\n    return {'batchItemFailures': []}\n")
+
+
+def _function(stack, id: str):
+    import aws_cdk as cdk
+    from aws_cdk import aws_lambda as lambda_
+
+    return lambda_.Function(
+        stack,
+        id,
+        runtime=lambda_.Runtime.PYTHON_3_13,
+        handler="index.handler",
+        code=_code(),
+        memory_size=256,
+        timeout=cdk.Duration.seconds(30),
+    )
+
+
+def build_ours(stack, index: int) -> None:
+    import aws_cdk as cdk
+    from aws_cdk import aws_kinesis as kinesis
+
+    from constructs_lib import AsyncInvocation, FailureQueue, StreamConsumer
+
+    stream = kinesis.Stream(stack, f"Stream{index}", encryption=kinesis.StreamEncryption.MANAGED)
+    StreamConsumer(
+        stack, f"Consume{index}", function=_function(stack, f"Consumer{index}"), source=stream, batch_size=100
+    )
+    AsyncInvocation(
+        stack,
+        f"Notify{index}",
+        function=_function(stack, f"Notifier{index}"),
+        retry_attempts=1,
+        max_event_age=cdk.Duration.hours(1),
+        dead_letter_queue=FailureQueue(stack, f"NotifierDlq{index}"),
+    )
+
+
+def _queue(stack, id: str):
+    import aws_cdk as cdk
+    from aws_cdk import aws_sqs as sqs
+
+    return sqs.Queue(
+        stack,
+        id,
+        encryption=sqs.QueueEncryption.SQS_MANAGED,
+        enforce_ssl=True,
+        retention_period=cdk.Duration.days(14),
+    )
+
+
+def build_plain(stack, index: int) -> None:
+    import aws_cdk as cdk
+    from aws_cdk import aws_kinesis as kinesis
+    from aws_cdk import aws_lambda as lambda_
+    from aws_cdk import aws_lambda_destinations as destinations
+    from aws_cdk import aws_lambda_event_sources as sources
+
+    stream = kinesis.Stream(stack, f"Stream{index}", encryption=kinesis.StreamEncryption.MANAGED)
+    consumer = _function(stack, f"Consumer{index}")
+    consumer.add_event_source(
+        sources.KinesisEventSource(
+            stream,
+            starting_position=lambda_.StartingPosition.TRIM_HORIZON,
+            batch_size=100,
+            bisect_batch_on_error=True,
+            retry_attempts=3,
+            max_record_age=cdk.Duration.hours(1),
+            report_batch_item_failures=True,
+            on_failure=sources.SqsDlq(_queue(stack, f"ConsumeFailures{index}")),
+        )
+    )
+    notifier = lambda_.Function(
+        stack,
+        f"Notifier{index}",
+        runtime=lambda_.Runtime.PYTHON_3_13,
+        handler="index.handler",
+        code=_code(),
+        memory_size=256,
+        timeout=cdk.Duration.seconds(30),
+        dead_letter_queue=_queue(stack, f"NotifierDlq{index}"),
+    )
+    notifier.configure_async_invoke(
+        retry_attempts=1,
+        max_event_age=cdk.Duration.hours(1),
+        on_failure=destinations.SqsDestination(_queue(stack, f"NotifyFailures{index}")),
+    )
+
+
+def worker(variant: str, size: int) -> None:
+    """Build and synthesize `size` pipelines; print the number of resources."""
+    import aws_cdk as cdk
+
+    with tempfile.TemporaryDirectory() as outdir:
+        context = json.loads((PROJECT_ROOT / "cdk.json").read_text())["context"]
+        app = cdk.App(context=context, outdir=outdir)
+        stack = cdk.Stack(app, "Bench")
+        build = build_ours if variant == "ours" else build_plain
+        for index in range(size):
+            build(stack, index)
+        assembly = app.synth()
+        template = json.loads(Path(assembly.get_stack_artifact("Bench").template_full_path).read_text())
+    print(json.dumps({"resources": len(template["Resources"])}))
+
+
+def validation_worker(repeats: int) -> None:
+    """Time from a constructor call to its ValidationError (after jsii is warm)."""
+    import aws_cdk as cdk
+    from aws_cdk import aws_kinesis as kinesis
+
+    from constructs_lib import StreamConsumer, ValidationError
+
+    stack = cdk.Stack(cdk.App(), "Bench")
+    function, stream = _function(stack, "Consumer"), kinesis.Stream(stack, "Stream")
+    timings = []
+    for index in range(repeats):
+        start = time.perf_counter()
+        try:
+            StreamConsumer(stack, f"Bad{index}", function=function, source=stream, batch_size=0, retry_attempts=-5)
+        except ValidationError:
+            timings.append(time.perf_counter() - start)
+    print(json.dumps({"median_ms": statistics.median(timings) * 1000, "max_ms": max(timings) * 1000}))
+
+
+def _run(args: list[str]) -> tuple[float, dict]:
+    env = {**os.environ, "PATH": f"{PROJECT_ROOT / 'node_modules' / '.bin'}{os.pathsep}{os.environ.get('PATH', '')}"}
+    start = time.perf_counter()
+    result = subprocess.run(
+        [sys.executable, "-m", "benchmarks.synth_overhead", *args],
+        cwd=PROJECT_ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    elapsed = time.perf_counter() - start
+    return elapsed, json.loads(result.stdout.strip().splitlines()[-1])
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--runs", type=int, default=5, help="interleaved runs per variant and size (default 5)")
+    parser.add_argument("--sizes", type=int, nargs="*", default=list(SIZES))
+    parser.add_argument("--worker", nargs=2, metavar=("VARIANT", "N"), help=argparse.SUPPRESS)
+    parser.add_argument("--validation-worker", type=int, metavar="REPEATS", help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    if args.worker:
+        worker(args.worker[0], int(args.worker[1]))
+        return
+    if args.validation_worker:
+        validation_worker(args.validation_worker)
+        return
+
+    print(f"machine: {platform.machine()}, {os.cpu_count()} cores, Python {platform.python_version()}")
+    print("| pipelines | variant | median s | resources | ms per resource | ratio per resource |")
+    print("|---|---|---|---|---|---|")
+    for size in args.sizes:
+        times: dict[str, list[float]] = {"ours": [], "plain": []}
+        resources: dict[str, int] = {}
+        for _ in range(args.runs):
+            for variant in ("ours", "plain"):
+                elapsed, output = _run(["--worker", variant, str(size)])
+                times[variant].append(elapsed)
+                resources[variant] = output["resources"]
+        per_resource = {v: statistics.median(times[v]) / resources[v] for v in times}
+        for variant in ("plain", "ours"):
+            ratio = per_resource[variant] / per_resource["plain"]
+            print(
+                f"| {size} | {'constructs_lib' if variant == 'ours' else 'aws-cdk-lib'} | "
+                f"{statistics.median(times[variant]):.2f} | {resources[variant]} | "
+                f"{per_resource[variant] * 1000:.1f} | {ratio:.2f}x |"
+            )
+    _, validation = _run(["--validation-worker", "50"])
+    print(
+        f"\nconstructor call to ValidationError: median {validation['median_ms']:.1f} ms, "
+        f"max {validation['max_ms']:.1f} ms (50 calls)"
+    )
+
+
+if __name__ == "__main__":
+    main()

@@ -12,7 +12,7 @@ from constructs import Construct, IConstruct
 from constructs_lib import alarms as alarm_lib
 from constructs_lib._cdk import child_path, number_or_unresolved, seconds_or_unresolved
 from constructs_lib.errors import Violation, raise_if_any
-from constructs_lib.failure_queue import DEFAULT_FAILURE_QUEUE, FailureQueue, check_failure_home
+from constructs_lib.failure_queue import DEFAULT_FAILURE_QUEUE, FailureQueue, check_failure_home, needs_queue_alarms
 from constructs_lib.functions import FunctionSubject, grant_statements, subject_of
 from constructs_lib.limits import (
     DESTINATIONS,
@@ -219,6 +219,7 @@ class AsyncInvocation(Construct):
                 )
             )
         if dead_letter_home is not None:
+            also = " (the on-failure destination still gets them)" if self.on_failure_target else " and are lost"
             created.append(
                 alarm_lib.create_alarm(
                     self,
@@ -226,15 +227,15 @@ class AsyncInvocation(Construct):
                     metric=alarm_lib.function_dead_letter_errors(function),
                     threshold=1,
                     description=f"Lambda failed to send failed events of {what} to its dead-letter queue "
-                    f"{describe_object(dead_letter_home)}: those events are lost. Check that the queue exists, "
-                    "is not FIFO and that the function's role may write to it and use its KMS key.",
+                    f"{describe_object(dead_letter_home)}: those events never reach it{also}. Check that it "
+                    "exists, is not FIFO and that the function's role may write to it and use its KMS key.",
                 )
             )
         plain_queues = {"OnFailure": self.on_failure_target.construct if self.on_failure_target else None}
         plain_queues["DeadLetterQueue"] = dead_letter_home
         seen: set[str] = set()
         for prefix, home in plain_queues.items():
-            if _is_plain_queue(home) and home.node.path not in seen:
+            if needs_queue_alarms(home) and home.node.path not in seen:
                 seen.add(home.node.path)
                 created += alarm_lib.queue_alarms(self, home, id_prefix=prefix)
         return created
@@ -338,8 +339,3 @@ class AsyncInvocation(Construct):
                 )
             ]
         return []
-
-
-def _is_plain_queue(home: Any) -> bool:
-    """An SQS queue that is not a FailureQueue (which has alarms of its own)."""
-    return home is not None and hasattr(home, "queue_arn") and not isinstance(home, FailureQueue)

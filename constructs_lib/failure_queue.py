@@ -55,6 +55,12 @@ def check_failure_home(
     return []
 
 
+def needs_queue_alarms(home: Any) -> bool:
+    """Whether a failure home is an SQS queue that is not a FailureQueue: a FailureQueue alarms on itself, any
+    other queue gets its two queue alarms from the construct that sends failures to it."""
+    return home is not None and hasattr(home, "queue_arn") and not isinstance(home, FailureQueue)
+
+
 class FailureQueue(sqs.Queue):
     """A standard SQS queue for failure records: encrypted at rest, TLS-only, 14-day retention.
 

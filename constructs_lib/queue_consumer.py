@@ -16,7 +16,7 @@ from constructs_lib import alarms as alarm_lib
 from constructs_lib._cdk import child_path, number_or_unresolved, seconds_or_unresolved
 from constructs_lib._mapping import check_filters, filter_criteria, mapping_function_name, no_on_success
 from constructs_lib.errors import Violation, raise_if_any
-from constructs_lib.failure_queue import FailureQueue
+from constructs_lib.failure_queue import needs_queue_alarms
 from constructs_lib.functions import FunctionSubject, grant_statements, subject_of
 from constructs_lib.limits import (
     LIMITS,
@@ -220,7 +220,7 @@ class QueueConsumer(Construct):
         grant_statements(self, subject, statements, f"SQS queue {queue.node.path}")
 
         self.alarms: list[cloudwatch.Alarm] = []
-        if alarms and self.dead_letter_queue is not None and not isinstance(self.dead_letter_queue, FailureQueue):
+        if alarms and needs_queue_alarms(self.dead_letter_queue):
             self.alarms = alarm_lib.queue_alarms(self, self.dead_letter_queue, id_prefix="DeadLetterQueue")
 
     def add_alarm_action(self, *actions: Any) -> None:

@@ -16,7 +16,7 @@ from constructs_lib import alarms as alarm_lib
 from constructs_lib._cdk import child_path, number_or_unresolved, seconds_or_unresolved
 from constructs_lib._mapping import check_filters, filter_criteria, mapping_function_name, no_on_success
 from constructs_lib.errors import Violation, raise_if_any
-from constructs_lib.failure_queue import DEFAULT_FAILURE_QUEUE, FailureQueue, check_failure_home
+from constructs_lib.failure_queue import DEFAULT_FAILURE_QUEUE, FailureQueue, check_failure_home, needs_queue_alarms
 from constructs_lib.functions import FunctionSubject, grant_statements, subject_of
 from constructs_lib.limits import (
     DESTINATIONS,
@@ -26,7 +26,6 @@ from constructs_lib.limits import (
     RETENTION_ALARM_FRACTION,
     UNRESOLVED,
     CheckedValue,
-    DestinationKind,
     check_destination,
     check_dynamodb_record_age,
     check_limit,
@@ -329,11 +328,7 @@ class StreamConsumer(Construct):
                     treat_missing_data=alarm_lib.LAG_MISSING_DATA,
                 )
             )
-        if (
-            target is not None
-            and target.kind is DestinationKind.SQS_QUEUE
-            and not isinstance(target.construct, FailureQueue)
-        ):
+        if target is not None and needs_queue_alarms(target.construct):
             created += alarm_lib.queue_alarms(self, target.construct, id_prefix="OnFailure")
         return created
 

@@ -5,14 +5,26 @@ from __future__ import annotations
 from typing import Any
 
 import aws_cdk as cdk
+from aws_cdk import aws_cloudwatch as cloudwatch
 from aws_cdk import aws_lambda as lambda_
 from constructs import Construct, IConstruct
 
+from constructs_lib import alarms as alarm_lib
 from constructs_lib._cdk import child_path, number_or_unresolved, seconds_or_unresolved
 from constructs_lib.errors import Violation, raise_if_any
-from constructs_lib.failure_queue import DEFAULT_FAILURE_QUEUE, FailureQueue, check_failure_home
+from constructs_lib.failure_queue import DEFAULT_FAILURE_QUEUE, FailureQueue, check_failure_home, needs_queue_alarms
 from constructs_lib.functions import FunctionSubject, grant_statements, subject_of
-from constructs_lib.limits import DESTINATIONS, LIMITS, DestinationKind, check_destination, check_limit
+from constructs_lib.limits import (
+    DESTINATIONS,
+    LAG_ALARM_FRACTION,
+    LIMITS,
+    CheckedValue,
+    DestinationKind,
+    async_event_age_threshold_ms,
+    check_destination,
+    check_limit,
+    human_duration,
+)
 from constructs_lib.targets import Target, describe_object, resolve_target
 
 _REGISTRY_ATTRIBUTE = "_constructs_lib_async_invocations"
@@ -52,6 +64,17 @@ class AsyncInvocation(Construct):
         Default: none.
     :param discard_failures: set True to knowingly drop failed events (no on-failure destination, no default
         queue). Default: False.
+    :param alarms: create the alarms below (``.alarms``); False creates none, for this construct and its default
+        failure queue. Default: True.
+
+    Alarms, all on the function's metrics (``FunctionName``, plus ``Resource`` ``<name>:<qualifier>`` for a
+    Version or Alias): ``EventsDroppedAlarm`` (AsyncEventsDropped >= 1: events failed for good),
+    ``EventAgeAlarm`` (AsyncEventAge >= half of ``max_event_age``, 3 hours for AWS's default 6 hours),
+    ``DestinationDeliveryFailuresAlarm`` (DestinationDeliveryFailures >= 1, with any destination) and
+    ``DeadLetterErrorsAlarm`` (DeadLetterErrors >= 1, when the function has a dead-letter queue). The default
+    ``FailureQueue`` brings its own two alarms (included in ``.alarms``); an ``on_failure`` or
+    ``dead_letter_queue`` that is a plain SQS queue gets the same two alarms here. ``add_alarm_action(topic)``
+    attaches an SNS topic or any ``cloudwatch.IAlarmAction`` to all of them.
 
     FIFO queues and topics are rejected everywhere: they synthesize and deploy, then every delivery fails.
     A queue or topic imported from a token ARN cannot be known to be FIFO and is accepted as is; an imported
@@ -70,10 +93,12 @@ class AsyncInvocation(Construct):
         on_failure: Any | None = DEFAULT_FAILURE_QUEUE,
         dead_letter_queue: Any | None = None,
         discard_failures: bool = False,
+        alarms: bool = True,
     ) -> None:
         path = child_path(scope, id)
         subject = subject_of(function)
         violations = self._check_function(scope, path, function, subject)
+        violations += alarm_lib.check_alarms_flag(alarms, path=path)
         violations += check_limit(
             LIMITS["async.retry_attempts"], number_or_unresolved(retry_attempts), path=path, setting="retry_attempts"
         )
@@ -107,7 +132,7 @@ class AsyncInvocation(Construct):
         self.qualifier = subject.qualifier
         self.failure_queue: FailureQueue | None = None
         if on_failure is DEFAULT_FAILURE_QUEUE and not discard_failures:
-            self.failure_queue = FailureQueue(self, "FailureQueue")
+            self.failure_queue = FailureQueue(self, "FailureQueue", alarms=alarms)
             failure_target = resolve_target(self.failure_queue)
 
         destinations = {}
@@ -136,6 +161,90 @@ class AsyncInvocation(Construct):
         for target in (success_target, failure_target, dlq_target):
             if target is not None:
                 grant_statements(self, subject, target.statements, target.describe())
+
+        self.alarms: list[cloudwatch.Alarm] = []
+        if alarms:
+            self.alarms = self._create_alarms(subject, seconds_or_unresolved(max_event_age))
+
+    def add_alarm_action(self, *actions: Any) -> None:
+        """Attach each action (an ``sns.ITopic`` or a ``cloudwatch.IAlarmAction``) to every alarm in ``.alarms``."""
+        alarm_lib.add_alarm_actions(self, self.alarms, actions)
+
+    # --- alarms ------------------------------------------------------------------------------------------
+
+    def _create_alarms(self, subject: FunctionSubject, max_event_age: CheckedValue) -> list[cloudwatch.Alarm]:
+        function = subject.given
+        what = subject.describe()
+        dead_letter_home = self._dead_letter_home(subject)
+        homes = [target.describe() for target in (self.on_failure_target,) if target is not None]
+        if dead_letter_home is not None:
+            homes.append(f"the dead-letter queue {describe_object(dead_letter_home)}")
+        fate = f"their records went to {' and '.join(homes)}" if homes else "they are lost (failures are discarded)"
+        created = list(self.failure_queue.alarms) if self.failure_queue is not None else []
+        created.append(
+            alarm_lib.create_alarm(
+                self,
+                "EventsDroppedAlarm",
+                metric=alarm_lib.function_async_events_dropped(function),
+                threshold=1,
+                description=f"{what} dropped asynchronous events after all retries or past the max event age: "
+                f"{fate}. Find the cause in the function's logs, then redrive them.",
+            )
+        )
+        age_threshold = async_event_age_threshold_ms(max_event_age)
+        max_age_text = human_duration(age_threshold / 1000 / LAG_ALARM_FRACTION)
+        created.append(
+            alarm_lib.create_alarm(
+                self,
+                "EventAgeAlarm",
+                metric=alarm_lib.function_async_event_age(function),
+                threshold=age_threshold,
+                description=f"Asynchronous events of {what} waited {human_duration(age_threshold / 1000)} before "
+                f"being processed, {LAG_ALARM_FRACTION:.0%} of the max event age of {max_age_text}, after which "
+                "Lambda drops them: check the function's errors, throttles and concurrency.",
+                treat_missing_data=alarm_lib.LAG_MISSING_DATA,
+            )
+        )
+        destinations = [t.describe() for t in (self.on_success_target, self.on_failure_target) if t is not None]
+        if destinations:
+            created.append(
+                alarm_lib.create_alarm(
+                    self,
+                    "DestinationDeliveryFailuresAlarm",
+                    metric=alarm_lib.function_destination_delivery_failures(function),
+                    threshold=1,
+                    description=f"Lambda failed to deliver invocation records of {what} to "
+                    f"{' or '.join(destinations)}: those records are lost. Check that the destination exists, "
+                    "accepts them (not FIFO) and that the function's role may write to it and use its KMS key.",
+                )
+            )
+        if dead_letter_home is not None:
+            also = " (the on-failure destination still gets them)" if self.on_failure_target else " and are lost"
+            created.append(
+                alarm_lib.create_alarm(
+                    self,
+                    "DeadLetterErrorsAlarm",
+                    metric=alarm_lib.function_dead_letter_errors(function),
+                    threshold=1,
+                    description=f"Lambda failed to send failed events of {what} to its dead-letter queue "
+                    f"{describe_object(dead_letter_home)}: those events never reach it{also}. Check that it "
+                    "exists, is not FIFO and that the function's role may write to it and use its KMS key.",
+                )
+            )
+        plain_queues = {"OnFailure": self.on_failure_target.construct if self.on_failure_target else None}
+        plain_queues["DeadLetterQueue"] = dead_letter_home
+        seen: set[str] = set()
+        for prefix, home in plain_queues.items():
+            if needs_queue_alarms(home) and home.node.path not in seen:
+                seen.add(home.node.path)
+                created += alarm_lib.queue_alarms(self, home, id_prefix=prefix)
+        return created
+
+    def _dead_letter_home(self, subject: FunctionSubject) -> Any | None:
+        """The function's dead-letter queue or topic: the one given here, or one aws-cdk already set on it."""
+        if self.dead_letter_target is not None:
+            return self.dead_letter_target.construct
+        return getattr(subject.base, "dead_letter_queue", None) or getattr(subject.base, "dead_letter_topic", None)
 
     # --- validation (pure reads of the given objects; nothing is created) ---------------------------------
 

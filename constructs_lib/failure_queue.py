@@ -5,13 +5,16 @@ from __future__ import annotations
 from typing import Any, Final
 
 import aws_cdk as cdk
+from aws_cdk import aws_cloudwatch as cloudwatch
 from aws_cdk import aws_sqs as sqs
 from constructs import Construct
 
 from constructs_lib._cdk import child_path
+from constructs_lib.alarms import add_alarm_actions, check_alarms_flag, queue_alarms
 from constructs_lib.errors import Violation, raise_if_any
+from constructs_lib.limits import SQS_MAX_RETENTION_SECONDS
 
-FAILURE_RETENTION = cdk.Duration.days(14)
+FAILURE_RETENTION = cdk.Duration.seconds(SQS_MAX_RETENTION_SECONDS)  # 14 days
 
 
 class _DefaultFailureQueue:
@@ -52,6 +55,12 @@ def check_failure_home(
     return []
 
 
+def needs_queue_alarms(home: Any) -> bool:
+    """Whether a failure home is an SQS queue that is not a FailureQueue: a FailureQueue alarms on itself, any
+    other queue gets its two queue alarms from the construct that sends failures to it."""
+    return home is not None and hasattr(home, "queue_arn") and not isinstance(home, FailureQueue)
+
+
 class FailureQueue(sqs.Queue):
     """A standard SQS queue for failure records: encrypted at rest, TLS-only, 14-day retention.
 
@@ -61,6 +70,11 @@ class FailureQueue(sqs.Queue):
     - ``enforce_ssl``: ``True``.
     - ``retention_period``: 14 days, the SQS maximum, to give operators the longest time to react.
 
+    Alarms (``.alarms``), unless ``alarms=False`` (keyword-only, default True): ``MessagesWaitingAlarm`` when at
+    least one failed record is waiting (ApproximateNumberOfMessagesVisible >= 1) and ``OldestMessageAgeAlarm``
+    when the oldest is about to be deleted (ApproximateAgeOfOldestMessage >= 80 % of the retention period,
+    11.2 days by default). ``add_alarm_action(topic_or_action, ...)`` attaches actions to both.
+
     Rejected, because a failure home must accept every delivery and keep it safe: ``fifo=True`` (Lambda cannot
     deliver to FIFO queues), ``encryption=UNENCRYPTED`` and ``enforce_ssl=False``.
 
@@ -69,9 +83,9 @@ class FailureQueue(sqs.Queue):
     ``dead_letter_queue`` is given.
     """
 
-    def __init__(self, scope: Construct, id: str, **queue_props: Any) -> None:
+    def __init__(self, scope: Construct, id: str, *, alarms: bool = True, **queue_props: Any) -> None:
         path = child_path(scope, id)
-        violations = []
+        violations = check_alarms_flag(alarms, path=path)
         if queue_props.get("fifo"):
             violations.append(
                 Violation(path, "fifo", "False for a failure queue: Lambda cannot deliver to FIFO queues", "True")
@@ -100,3 +114,9 @@ class FailureQueue(sqs.Queue):
                 cdk.Acknowledgment(id="AwsSolutions-SQS3", reason=reason),
                 cdk.Acknowledgment(id="Serverless-SQSRedrivePolicy", reason=reason),
             )
+
+        self.alarms: list[cloudwatch.Alarm] = queue_alarms(self, self) if alarms else []
+
+    def add_alarm_action(self, *actions: Any) -> None:
+        """Attach each action (an ``sns.ITopic`` or a ``cloudwatch.IAlarmAction``) to every alarm of the queue."""
+        add_alarm_actions(self, self.alarms, actions)

@@ -103,6 +103,12 @@ SQS_RECOMMENDED_VISIBILITY_TIMEOUT_FACTOR: Final = 6
 """AWS recommends a source queue visibility timeout of 6x the function timeout."""
 SQS_RECOMMENDED_MIN_MAX_RECEIVE_COUNT: Final = 5
 """AWS recommends maxReceiveCount >= 5 on an SQS source queue's redrive policy."""
+SQS_DEFAULT_RETENTION_SECONDS: Final = 345_600
+"""An SQS queue keeps a message 4 days unless MessageRetentionPeriod says otherwise."""
+SQS_MAX_RETENTION_SECONDS: Final = 1_209_600
+"""The longest an SQS queue keeps a message: 14 days."""
+KINESIS_DEFAULT_RETENTION_SECONDS: Final = 86_400
+"""A Kinesis stream keeps records 24 hours unless RetentionPeriodHours says otherwise."""
 
 
 class DestinationKind(StrEnum):
@@ -358,3 +364,68 @@ DYNAMODB_STREAM_READ_ACTIONS: Final = (
 )
 SQS_CONSUME_ACTIONS: Final = ("sqs:DeleteMessage", "sqs:GetQueueAttributes", "sqs:ReceiveMessage")
 """What Lambda's pollers call, as AWS documents for the execution role of an SQS event source mapping."""
+
+# --- alarm thresholds (pure; the alarms module and template checks share them) -----------------------------
+
+RETENTION_ALARM_FRACTION: Final = 0.8
+"""'About to be lost' alarms fire when the oldest item reaches this fraction of the time its home keeps it."""
+LAG_ALARM_FRACTION: Final = 0.5
+"""'Falling behind' alarms fire at this fraction of the age at which Lambda gives up on an event or record:
+half the window is left to react before it is parked (or dropped)."""
+
+
+def _known(value: CheckedValue) -> bool:
+    return _resolved(value) and not isinstance(value, bool)
+
+
+def oldest_message_threshold_seconds(retention_seconds: CheckedValue) -> int:
+    """ApproximateAgeOfOldestMessage threshold (seconds) for a queue that keeps messages `retention_seconds`.
+
+    80 % of the retention period: the oldest message is about to be deleted by SQS. An unknown retention (an
+    imported queue, a token) is taken as the SQS default of 4 days.
+    """
+    retention = retention_seconds if _known(retention_seconds) else SQS_DEFAULT_RETENTION_SECONDS
+    return int(retention * RETENTION_ALARM_FRACTION)
+
+
+def unprocessed_record_age_seconds(max_record_age_seconds: CheckedValue, retention_seconds: CheckedValue) -> Number:
+    """The age at which a stream record leaves unprocessed: the mapping's max record age (the record is parked)
+    or the stream's retention (it is trimmed), whichever comes first. ``INFINITE`` or an unknown (token) max
+    record age leaves the retention; an unknown retention (an imported Kinesis stream) is taken as 24 hours,
+    the default of Kinesis and the fixed retention of DynamoDB streams."""
+    limit = retention_seconds if _known(retention_seconds) else KINESIS_DEFAULT_RETENTION_SECONDS
+    if _known(max_record_age_seconds) and max_record_age_seconds != INFINITE:
+        limit = min(max_record_age_seconds, limit)
+    return limit
+
+
+def iterator_age_threshold_ms(max_record_age_seconds: CheckedValue, retention_seconds: CheckedValue) -> int:
+    """Lambda IteratorAge threshold (milliseconds) for a stream consumer: half the age at which records leave
+    the stream unprocessed (see ``unprocessed_record_age_seconds``). 30 minutes for StreamConsumer's default
+    max record age of 1 hour; 12 hours with ``INFINITE`` on a stream that keeps records 24 hours.
+    """
+    return int(unprocessed_record_age_seconds(max_record_age_seconds, retention_seconds) * LAG_ALARM_FRACTION * 1000)
+
+
+def stream_read_lag_threshold_ms(retention_seconds: CheckedValue) -> int:
+    """Kinesis GetRecords.IteratorAgeMilliseconds threshold: 80 % of the stream's retention, records are about
+    to expire unread. An unknown retention (an imported stream) is taken as the default 24 hours."""
+    retention = retention_seconds if _known(retention_seconds) else KINESIS_DEFAULT_RETENTION_SECONDS
+    return int(retention * RETENTION_ALARM_FRACTION * 1000)
+
+
+def async_event_age_threshold_ms(max_event_age_seconds: CheckedValue) -> int:
+    """Lambda AsyncEventAge threshold (milliseconds): half the max event age, after which Lambda drops the
+    event (to the on-failure destination). Not set or unknown (a token): AWS's default of 6 hours."""
+    default = LIMITS["async.max_event_age"].aws_default
+    age = max_event_age_seconds if _known(max_event_age_seconds) else default
+    return int(age * LAG_ALARM_FRACTION * 1000)
+
+
+def human_duration(seconds: Number) -> str:
+    """E.g. '11.2 days', '30 minutes', '1 hour': the largest unit that fits, at most one decimal."""
+    units = (("day", 86_400), ("hour", 3_600), ("minute", 60), ("second", 1))
+    unit, size = next(((unit, size) for unit, size in units if seconds >= size), units[-1])
+    value = round(seconds / size, 1)
+    text = str(int(value)) if float(value).is_integer() else str(value)
+    return f"{text} {unit}" if value == 1 else f"{text} {unit}s"

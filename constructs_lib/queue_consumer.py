@@ -6,14 +6,17 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 import aws_cdk as cdk
+from aws_cdk import aws_cloudwatch as cloudwatch
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_lambda as lambda_
 from aws_cdk import aws_sqs as sqs
 from constructs import Construct
 
+from constructs_lib import alarms as alarm_lib
 from constructs_lib._cdk import child_path, number_or_unresolved, seconds_or_unresolved
 from constructs_lib._mapping import check_filters, filter_criteria, mapping_function_name, no_on_success
 from constructs_lib.errors import Violation, raise_if_any
+from constructs_lib.failure_queue import needs_queue_alarms
 from constructs_lib.functions import FunctionSubject, grant_statements, subject_of
 from constructs_lib.limits import (
     KMS_READ_ACTIONS,
@@ -61,6 +64,15 @@ class QueueConsumer(Construct):
         the queue (the handler must return ``batchItemFailures``). Default: True.
     :param filters: event filters made with ``lambda_.FilterCriteria.filter({...})``. Default: none.
     :param enabled: whether the mapping polls. Default: True.
+    :param alarms: create the alarms below (``.alarms``); False creates none. Default: True.
+
+    Alarms: the failure home is the queue's dead-letter queue. A ``FailureQueue`` has its own alarms (call its
+    ``add_alarm_action``), so none are added here; any other dead-letter queue gets the two queue alarms here,
+    ``DeadLetterQueueMessagesWaitingAlarm`` (ApproximateNumberOfMessagesVisible >= 1) and
+    ``DeadLetterQueueOldestMessageAgeAlarm`` (ApproximateAgeOfOldestMessage >= 80 % of its retention; taken as
+    SQS's default 4 days when the dead-letter queue is imported). The dead-letter queue of an imported source
+    queue is not known, so it gets no alarms. ``add_alarm_action(topic)`` attaches an SNS topic or any
+    ``cloudwatch.IAlarmAction`` to every alarm in ``.alarms``.
 
     ``bisect_batch_on_error``, ``retry_attempts``, ``max_record_age``, ``parallelization_factor``,
     ``tumbling_window``, ``starting_position``, ``on_failure`` and ``on_success`` do not exist for SQS; given, they
@@ -88,10 +100,11 @@ class QueueConsumer(Construct):
         starting_position: Any = None,
         on_failure: Any = None,
         on_success: Any = None,
+        alarms: bool = True,
     ) -> None:
         path = child_path(scope, id)
         subject = subject_of(function)
-        violations: list[Violation] = []
+        violations: list[Violation] = alarm_lib.check_alarms_flag(alarms, path=path)
         if subject is None:
             violations.append(
                 Violation(path, "function", "a lambda Function, Version or Alias", describe_object(function))
@@ -201,6 +214,14 @@ class QueueConsumer(Construct):
             ],
         ]
         grant_statements(self, subject, statements, f"SQS queue {queue.node.path}")
+
+        self.alarms: list[cloudwatch.Alarm] = []
+        if alarms and needs_queue_alarms(self.dead_letter_queue):
+            self.alarms = alarm_lib.queue_alarms(self, self.dead_letter_queue, id_prefix="DeadLetterQueue")
+
+    def add_alarm_action(self, *actions: Any) -> None:
+        """Attach each action (an ``sns.ITopic`` or a ``cloudwatch.IAlarmAction``) to every alarm in ``.alarms``."""
+        alarm_lib.add_alarm_actions(self, self.alarms, actions)
 
     @staticmethod
     def _check_redrive(path: str, queue: sqs.Queue) -> list[Violation]:

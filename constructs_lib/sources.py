@@ -12,14 +12,19 @@ from dataclasses import dataclass
 from typing import Any
 
 from aws_cdk import aws_iam as iam
+from aws_cdk import aws_kinesis as kinesis
 from aws_cdk import aws_kms as kms
 from constructs import IConstruct
 
+from constructs_lib._cdk import number_or_unresolved
 from constructs_lib.limits import (
     DYNAMODB_STREAM_READ_ACTIONS,
+    DYNAMODB_STREAM_RETENTION_SECONDS,
     KINESIS_FAN_OUT_ACTIONS,
     KINESIS_READ_ACTIONS,
     KMS_READ_ACTIONS,
+    UNRESOLVED,
+    CheckedValue,
 )
 from constructs_lib.targets import customer_managed_key
 
@@ -37,6 +42,18 @@ class StreamSource:
 
     def describe(self) -> str:
         return f"{self.kind} {self.construct.node.path}"
+
+    def retention_seconds(self) -> CheckedValue:
+        """How long the stream keeps a record: 24 hours for DynamoDB; a Kinesis stream's retention period, None
+        when unknown (an imported stream), UNRESOLVED for a token."""
+        if not self.is_kinesis:
+            return DYNAMODB_STREAM_RETENTION_SECONDS
+        if not isinstance(self.construct, kinesis.Stream):
+            return None
+        hours = number_or_unresolved(self.construct.node.default_child.retention_period_hours)
+        if hours is None or hours is UNRESOLVED:
+            return hours
+        return hours * 3_600
 
     def read_statements(self) -> list[iam.PolicyStatement]:
         actions = KINESIS_READ_ACTIONS if self.is_kinesis else DYNAMODB_STREAM_READ_ACTIONS

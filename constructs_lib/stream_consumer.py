@@ -7,25 +7,32 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 import aws_cdk as cdk
+from aws_cdk import aws_cloudwatch as cloudwatch
 from aws_cdk import aws_kinesis as kinesis
 from aws_cdk import aws_lambda as lambda_
 from constructs import Construct
 
+from constructs_lib import alarms as alarm_lib
 from constructs_lib._cdk import child_path, number_or_unresolved, seconds_or_unresolved
 from constructs_lib._mapping import check_filters, filter_criteria, mapping_function_name, no_on_success
 from constructs_lib.errors import Violation, raise_if_any
-from constructs_lib.failure_queue import DEFAULT_FAILURE_QUEUE, FailureQueue, check_failure_home
-from constructs_lib.functions import grant_statements, subject_of
+from constructs_lib.failure_queue import DEFAULT_FAILURE_QUEUE, FailureQueue, check_failure_home, needs_queue_alarms
+from constructs_lib.functions import FunctionSubject, grant_statements, subject_of
 from constructs_lib.limits import (
     DESTINATIONS,
     LIMITS,
     RESILIENT_STREAM_MAX_RECORD_AGE_SECONDS,
     RESILIENT_STREAM_RETRY_ATTEMPTS,
+    RETENTION_ALARM_FRACTION,
     UNRESOLVED,
     CheckedValue,
     check_destination,
     check_dynamodb_record_age,
     check_limit,
+    human_duration,
+    iterator_age_threshold_ms,
+    stream_read_lag_threshold_ms,
+    unprocessed_record_age_seconds,
 )
 from constructs_lib.sources import StreamSource, fan_out_statements, stream_source
 from constructs_lib.targets import Target, describe_object, resolve_target
@@ -83,6 +90,20 @@ class StreamConsumer(Construct):
         its own 2 MB/s per shard. Default: False.
     :param enabled: whether the mapping polls. Default: True.
     :param on_success: not supported by event source mappings; given only to report a clear error.
+    :param alarms: create the alarms below (``.alarms``); False creates none, for this construct and its default
+        failure queue. Default: True.
+
+    Alarms, on the function's metrics (``FunctionName``, plus ``Resource`` ``<name>:<qualifier>`` for a Version
+    or Alias): ``IteratorAgeAlarm`` (IteratorAge >= half the age at which records leave the stream
+    unprocessed: the max record age or, when it is ``INFINITE`` or longer, the stream's retention; 30 minutes
+    by default, 12 hours for ``INFINITE`` on a 24-hour stream), ``ErrorsAlarm`` (Errors >= 1) and, with a
+    failure home, ``DestinationDeliveryFailuresAlarm`` (DestinationDeliveryFailures >= 1). A Kinesis source
+    read without enhanced fan-out also gets ``StreamIteratorAgeAlarm`` (AWS/Kinesis
+    GetRecords.IteratorAgeMilliseconds with its StreamName >= 80 % of the stream's retention: records are about
+    to expire unread). The default ``FailureQueue`` brings its own two alarms (included in ``.alarms``); an
+    ``on_failure`` that is a plain SQS queue gets the same two alarms here; an SNS topic has no "messages
+    waiting" metric: watch the queue subscribed to it. ``add_alarm_action(topic)`` attaches an SNS topic or any
+    ``cloudwatch.IAlarmAction`` to all of them.
     """
 
     def __init__(
@@ -108,11 +129,12 @@ class StreamConsumer(Construct):
         enhanced_fan_out: bool = False,
         enabled: bool = True,
         on_success: Any | None = None,
+        alarms: bool = True,
     ) -> None:
         path = child_path(scope, id)
         subject = subject_of(function)
         source_info = stream_source(source)
-        violations: list[Violation] = []
+        violations: list[Violation] = alarm_lib.check_alarms_flag(alarms, path=path)
         if subject is None:
             violations.append(
                 Violation(path, "function", "a lambda Function, Version or Alias", describe_object(function))
@@ -178,7 +200,7 @@ class StreamConsumer(Construct):
         self.source = source
         self.failure_queue: FailureQueue | None = None
         if on_failure is DEFAULT_FAILURE_QUEUE and not discard_failures:
-            self.failure_queue = FailureQueue(self, "FailureQueue")
+            self.failure_queue = FailureQueue(self, "FailureQueue", alarms=alarms)
             failure_target = resolve_target(self.failure_queue)
         self.on_failure_target = failure_target
         if not source_info.is_kinesis:
@@ -231,6 +253,84 @@ class StreamConsumer(Construct):
         grant_statements(self, subject, statements, source_info.describe())
         if failure_target is not None:
             grant_statements(self, subject, failure_target.statements, failure_target.describe())
+
+        self.alarms: list[cloudwatch.Alarm] = []
+        if alarms:
+            self.alarms = self._create_alarms(subject, source_info, record_age, enhanced_fan_out)
+
+    def add_alarm_action(self, *actions: Any) -> None:
+        """Attach each action (an ``sns.ITopic`` or a ``cloudwatch.IAlarmAction``) to every alarm in ``.alarms``."""
+        alarm_lib.add_alarm_actions(self, self.alarms, actions)
+
+    def _create_alarms(
+        self, subject: FunctionSubject, source: StreamSource, record_age: CheckedValue, enhanced_fan_out: bool
+    ) -> list[cloudwatch.Alarm]:
+        function = subject.given
+        what = subject.describe()
+        target = self.on_failure_target
+        home = f"parked in {target.describe()}" if target is not None else "dropped (failures are discarded)"
+        retention = source.retention_seconds()
+        assumed = "" if isinstance(retention, int | float) else " (assumed: the stream's own retention is not known)"
+        limit = unprocessed_record_age_seconds(record_age, retention)
+        if isinstance(record_age, int | float) and record_age == limit:
+            fate = f"are {home} (max_record_age)"
+        else:
+            fate = f"expire from the stream unprocessed at the end of its retention{assumed}"
+        threshold = iterator_age_threshold_ms(record_age, retention)
+        created = list(self.failure_queue.alarms) if self.failure_queue is not None else []
+        created.append(
+            alarm_lib.create_alarm(
+                self,
+                "IteratorAgeAlarm",
+                metric=alarm_lib.function_iterator_age(function),
+                threshold=threshold,
+                description=f"{what} is falling behind on {source.describe()}: the records it gets are "
+                f"{human_duration(threshold / 1000)} old, half of the {human_duration(limit)} after which records "
+                f"{fate}. Check the function's errors, duration and throttles.",
+                treat_missing_data=alarm_lib.LAG_MISSING_DATA,
+            )
+        )
+        created.append(
+            alarm_lib.create_alarm(
+                self,
+                "ErrorsAlarm",
+                metric=alarm_lib.function_errors(function),
+                threshold=1,
+                description=f"{what} failed to process a batch from {source.describe()}: the batch is retried and "
+                f"split until the bad records are isolated and {home}. Check the function's logs.",
+            )
+        )
+        if target is not None:
+            created.append(
+                alarm_lib.create_alarm(
+                    self,
+                    "DestinationDeliveryFailuresAlarm",
+                    metric=alarm_lib.function_destination_delivery_failures(function),
+                    threshold=1,
+                    description=f"Lambda failed to send failure records of {what} to {target.describe()}: the "
+                    "batches they point to are not parked. Check that the destination exists, is not FIFO and that "
+                    "the function's role may write to it and use its KMS key.",
+                )
+            )
+        if source.is_kinesis and not enhanced_fan_out:
+            read_threshold = stream_read_lag_threshold_ms(retention)
+            retention_text = human_duration(read_threshold / 1000 / RETENTION_ALARM_FRACTION) + assumed
+            created.append(
+                alarm_lib.create_alarm(
+                    self,
+                    "StreamIteratorAgeAlarm",
+                    metric=alarm_lib.kinesis_iterator_age(source.construct),
+                    threshold=read_threshold,
+                    description=f"Records of {source.describe()} are read {human_duration(read_threshold / 1000)} "
+                    f"after they arrived, {RETENTION_ALARM_FRACTION:.0%} of the stream's retention of "
+                    f"{retention_text}: they are about to expire unread. Check {what} and the stream's other "
+                    "consumers.",
+                    treat_missing_data=alarm_lib.LAG_MISSING_DATA,
+                )
+            )
+        if target is not None and needs_queue_alarms(target.construct):
+            created += alarm_lib.queue_alarms(self, target.construct, id_prefix="OnFailure")
+        return created
 
     @staticmethod
     def _check_source(

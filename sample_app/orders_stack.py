@@ -84,14 +84,47 @@ class OrdersPipelineStack(cdk.Stack):
       dead-letter queue is the failure home);
     - OrderPlaced events on an EventBridge bus trigger OrderNotifier (AsyncInvocation with an on-success bus,
       the default failure queue and a KMS-encrypted dead-letter queue).
+
+    Every construct's alarms notify one KMS-encrypted SNS topic, ``AlarmTopic`` (subscribe the on-call to it).
     """
 
     def __init__(self, scope: Construct, id: str, **kwargs) -> None:
         super().__init__(scope, id, **kwargs)
+        self._alarm_topic()
         self._orders_stream()
         self._inventory_projection()
         self._payments()
         self._notifications()
+        self._notify_on_alarms()
+
+    def _alarm_topic(self) -> None:
+        key = kms.Key(
+            self,
+            "AlarmTopicKey",
+            enable_key_rotation=True,
+            removal_policy=cdk.RemovalPolicy.DESTROY,
+            description="Encrypts alarm notifications of the orders pipeline",
+        )
+        # add_alarm_action lets CloudWatch use this key; without that every notification would fail.
+        self.alarm_topic = sns.Topic(
+            self, "AlarmTopic", master_key=key, enforce_ssl=True, display_name="Orders pipeline alarms"
+        )
+
+    def _notify_on_alarms(self) -> None:
+        """One call per construct attaches the topic to all of its alarms (a consumer's or AsyncInvocation's
+        default failure queue included); FailureQueues passed in by the stack carry their own alarms."""
+        for construct in (
+            self.processor_consumer,
+            self.inventory_consumer,
+            self.inventory_failure_records,
+            self.inventory_failure_undelivered,
+            self.payments_consumer,
+            self.payments_dead_letters,
+            self.notifier_async,
+            self.notifier_dead_letters,
+            self.notifier_undelivered,
+        ):
+            construct.add_alarm_action(self.alarm_topic)
 
     def _orders_stream(self) -> None:
         self.orders_stream = kinesis.Stream(

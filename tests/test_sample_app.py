@@ -171,6 +171,50 @@ def test_processor_role_has_no_managed_policies_and_may_write_its_own_logs(templ
     )
 
 
+def test_every_failure_path_has_alarms_that_notify_the_encrypted_alarm_topic(template):
+    alarms = template.find_resources("AWS::CloudWatch::Alarm").values()
+    [topic_id] = template.find_resources("AWS::SNS::Topic", {"Properties": {"DisplayName": "Orders pipeline alarms"}})
+    assert all(alarm["Properties"]["AlarmActions"] == [{"Ref": topic_id}] for alarm in alarms)
+    metrics = sorted(alarm["Properties"]["MetricName"] for alarm in alarms)
+    assert metrics == sorted(
+        # seven failure queues (three default, four given), two alarms each
+        ["ApproximateNumberOfMessagesVisible", "ApproximateAgeOfOldestMessage"] * 7
+        # two stream consumers, both with a failure home; the Kinesis one also watches the stream itself
+        + ["IteratorAge", "Errors", "DestinationDeliveryFailures"] * 2
+        + ["GetRecords.IteratorAgeMilliseconds"]
+        # the notifier's asynchronous invocation, with destinations and a dead-letter queue
+        + ["AsyncEventsDropped", "AsyncEventAge", "DestinationDeliveryFailures", "DeadLetterErrors"]
+    )
+
+
+def test_cloudwatch_may_use_the_alarm_topics_key(template):
+    template.has_resource_properties(
+        "AWS::SNS::Topic",
+        {
+            "DisplayName": "Orders pipeline alarms",
+            "KmsMasterKeyId": {"Fn::GetAtt": [Match.string_like_regexp("^AlarmTopicKey"), "Arn"]},
+        },
+    )
+    template.has_resource_properties(
+        "AWS::KMS::Key",
+        {
+            "Description": "Encrypts alarm notifications of the orders pipeline",
+            "KeyPolicy": {
+                "Statement": Match.array_with(
+                    [
+                        {
+                            "Action": ["kms:Decrypt", "kms:GenerateDataKey*"],
+                            "Effect": "Allow",
+                            "Principal": {"Service": "cloudwatch.amazonaws.com"},
+                            "Resource": "*",
+                        }
+                    ]
+                )
+            },
+        },
+    )
+
+
 def test_sample_stack_is_cfn_lint_clean(template):
     assert lint_template(template.to_json()) == []
 
@@ -203,6 +247,7 @@ def test_real_cdk_synth_writes_a_clean_sample_template(tmp_path):
     assert "AWS::CDK::Metadata" in types, "the CLI adds analytics metadata that in-process synth does not"
     assert types.count("AWS::Lambda::EventSourceMapping") == 3
     assert types.count("AWS::Lambda::EventInvokeConfig") == 1
+    assert types.count("AWS::CloudWatch::Alarm") == 25
     assert lint_template(written) == []
     report = json.loads((tmp_path / "validation-report.json").read_text())
     assert report["pluginReports"] == [], "cdk-nag ran inside the CLI synth and found nothing"

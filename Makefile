@@ -21,12 +21,13 @@ export CDK_DISABLE_VERSION_CHECK := true
 
 PYTEST_ARGS ?=
 
-.PHONY: help setup synth test lint format clean
+.PHONY: help setup synth test lint format bench clean
 
 help:
 	@echo "make synth   set up (venv, pinned CDK CLI and Node 22) and run cdk synth of the sample app"
 	@echo "make test    set up and run lint, format check and the test suite"
 	@echo "make format  apply ruff's fixes and formatting"
+	@echo "make bench   synth overhead against plain aws-cdk-lib (benchmarks/, not part of the tests)"
 	@echo "make clean   remove cdk.out and caches (keeps the installed toolchain)"
 
 setup: $(VENV_STAMP) $(NODE_STAMP)
@@ -56,6 +57,9 @@ test: setup lint
 format: $(VENV_STAMP)
 	ruff check --fix .
 	ruff format .
+
+bench: setup
+	python -m benchmarks.synth_overhead
 
 clean:
 	rm -rf cdk.out .pytest_cache .ruff_cache .hypothesis

@@ -80,7 +80,34 @@ def _queue(stack, id: str):
     )
 
 
+def _alarm(stack, id: str, metric, threshold: float) -> None:
+    from aws_cdk import aws_cloudwatch as cloudwatch
+
+    cloudwatch.Alarm(
+        stack,
+        id,
+        metric=metric,
+        threshold=threshold,
+        evaluation_periods=1,
+        comparison_operator=cloudwatch.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
+        treat_missing_data=cloudwatch.TreatMissingData.NOT_BREACHING,
+        alarm_description=f"{id} of the benchmark pipeline",
+    )
+
+
+def _queue_alarms(stack, queue, id: str) -> None:
+    import aws_cdk as cdk
+
+    _alarm(
+        stack, f"{id}Waiting", queue.metric_approximate_number_of_messages_visible(period=cdk.Duration.minutes(1)), 1
+    )
+    _alarm(
+        stack, f"{id}Oldest", queue.metric_approximate_age_of_oldest_message(period=cdk.Duration.minutes(1)), 967_680
+    )
+
+
 def build_plain(stack, index: int) -> None:
+    """The same pipeline with aws-cdk-lib's L2 constructs, alarms included (as constructs_lib makes them)."""
     import aws_cdk as cdk
     from aws_cdk import aws_kinesis as kinesis
     from aws_cdk import aws_lambda as lambda_
@@ -89,6 +116,7 @@ def build_plain(stack, index: int) -> None:
 
     stream = kinesis.Stream(stack, f"Stream{index}", encryption=kinesis.StreamEncryption.MANAGED)
     consumer = _function(stack, f"Consumer{index}")
+    consume_failures = _queue(stack, f"ConsumeFailures{index}")
     consumer.add_event_source(
         sources.KinesisEventSource(
             stream,
@@ -98,9 +126,27 @@ def build_plain(stack, index: int) -> None:
             retry_attempts=3,
             max_record_age=cdk.Duration.hours(1),
             report_batch_item_failures=True,
-            on_failure=sources.SqsDlq(_queue(stack, f"ConsumeFailures{index}")),
+            on_failure=sources.SqsDlq(consume_failures),
         )
     )
+    minute = cdk.Duration.minutes(1)
+    _alarm(
+        stack,
+        f"ConsumerIteratorAge{index}",
+        consumer.metric("IteratorAge", statistic="Maximum", period=minute),
+        1_800_000,
+    )
+    _alarm(stack, f"ConsumerErrors{index}", consumer.metric_errors(period=minute), 1)
+    _alarm(stack, f"ConsumerDeliveryFailures{index}", consumer.metric("DestinationDeliveryFailures", period=minute), 1)
+    _alarm(
+        stack,
+        f"StreamIteratorAge{index}",
+        stream.metric_get_records_iterator_age_milliseconds(period=minute),
+        69_120_000,
+    )
+    _queue_alarms(stack, consume_failures, f"ConsumeFailures{index}")
+    notifier_dlq = _queue(stack, f"NotifierDlq{index}")
+    notify_failures = _queue(stack, f"NotifyFailures{index}")
     notifier = lambda_.Function(
         stack,
         f"Notifier{index}",
@@ -109,13 +155,22 @@ def build_plain(stack, index: int) -> None:
         code=_code(),
         memory_size=256,
         timeout=cdk.Duration.seconds(30),
-        dead_letter_queue=_queue(stack, f"NotifierDlq{index}"),
+        dead_letter_queue=notifier_dlq,
     )
     notifier.configure_async_invoke(
         retry_attempts=1,
         max_event_age=cdk.Duration.hours(1),
-        on_failure=destinations.SqsDestination(_queue(stack, f"NotifyFailures{index}")),
+        on_failure=destinations.SqsDestination(notify_failures),
     )
+    for metric_name, threshold in (
+        ("AsyncEventsDropped", 1),
+        ("AsyncEventAge", 1_800_000),
+        ("DestinationDeliveryFailures", 1),
+        ("DeadLetterErrors", 1),
+    ):
+        _alarm(stack, f"Notifier{metric_name}{index}", notifier.metric(metric_name, period=minute), threshold)
+    _queue_alarms(stack, notifier_dlq, f"NotifierDlq{index}")
+    _queue_alarms(stack, notify_failures, f"NotifyFailures{index}")
 
 
 def worker(variant: str, size: int) -> None:

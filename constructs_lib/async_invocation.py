@@ -15,17 +15,15 @@ from constructs_lib.errors import Violation, raise_if_any
 from constructs_lib.failure_queue import DEFAULT_FAILURE_QUEUE, FailureQueue, check_failure_home, needs_queue_alarms
 from constructs_lib.functions import FunctionSubject, grant_statements, subject_of
 from constructs_lib.limits import (
-    DESTINATIONS,
     LAG_ALARM_FRACTION,
     LIMITS,
     CheckedValue,
     DestinationKind,
     async_event_age_threshold_ms,
-    check_destination,
     check_limit,
     human_duration,
 )
-from constructs_lib.targets import Target, describe_object, resolve_target
+from constructs_lib.targets import Target, checked_target, describe_object, resolve_target
 
 _REGISTRY_ATTRIBUTE = "_constructs_lib_async_invocations"
 
@@ -282,18 +280,8 @@ class AsyncInvocation(Construct):
     def _check_target(
         path: str, setting: str, rule_key: str, obj: Any, subject: FunctionSubject | None
     ) -> tuple[Target | None, list[Violation]]:
-        if obj is None:
-            return None, []
-        target = resolve_target(obj)
-        rule = DESTINATIONS[rule_key]
-        if target is None:
-            return None, check_destination(
-                rule, None, fifo=None, given=describe_object(obj), path=path, setting=setting
-            )
-        violations = check_destination(
-            rule, target.kind, fifo=target.fifo, given=target.describe(), path=path, setting=setting
-        )
-        if target.kind is DestinationKind.LAMBDA_FUNCTION and subject is not None:
+        target, violations = checked_target(obj, rule_key, path=path, setting=setting)
+        if target is not None and target.kind is DestinationKind.LAMBDA_FUNCTION and subject is not None:
             target_subject = subject_of(obj)
             if target_subject is not None and target_subject.same_function(subject):
                 violations.append(

@@ -19,14 +19,12 @@ from constructs_lib.errors import Violation, raise_if_any
 from constructs_lib.failure_queue import DEFAULT_FAILURE_QUEUE, FailureQueue, check_failure_home, needs_queue_alarms
 from constructs_lib.functions import FunctionSubject, grant_statements, subject_of
 from constructs_lib.limits import (
-    DESTINATIONS,
     LIMITS,
     RESILIENT_STREAM_MAX_RECORD_AGE_SECONDS,
     RESILIENT_STREAM_RETRY_ATTEMPTS,
     RETENTION_ALARM_FRACTION,
     UNRESOLVED,
     CheckedValue,
-    check_destination,
     check_dynamodb_record_age,
     check_limit,
     human_duration,
@@ -35,7 +33,7 @@ from constructs_lib.limits import (
     unprocessed_record_age_seconds,
 )
 from constructs_lib.sources import StreamSource, fan_out_statements, stream_source
-from constructs_lib.targets import Target, describe_object, resolve_target
+from constructs_lib.targets import Target, checked_target, describe_object, resolve_target
 
 DEFAULT_RETRY_ATTEMPTS = RESILIENT_STREAM_RETRY_ATTEMPTS
 DEFAULT_MAX_RECORD_AGE = cdk.Duration.seconds(RESILIENT_STREAM_MAX_RECORD_AGE_SECONDS)
@@ -182,16 +180,9 @@ class StreamConsumer(Construct):
         violations += no_on_success(on_success, path=path)
         violations += check_failure_home(path, on_failure=on_failure, discard_failures=discard_failures)
         failure_target: Target | None = None
-        if on_failure is not None and on_failure is not DEFAULT_FAILURE_QUEUE:
-            failure_target = resolve_target(on_failure)
-            violations += check_destination(
-                DESTINATIONS["stream.on_failure"],
-                failure_target.kind if failure_target else None,
-                fifo=failure_target.fifo if failure_target else None,
-                given=failure_target.describe() if failure_target else describe_object(on_failure),
-                path=path,
-                setting="on_failure",
-            )
+        if on_failure is not DEFAULT_FAILURE_QUEUE:
+            failure_target, found = checked_target(on_failure, "stream.on_failure", path=path, setting="on_failure")
+            violations += found
         raise_if_any(violations)
         assert subject is not None and source_info is not None
 

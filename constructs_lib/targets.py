@@ -26,7 +26,8 @@ from aws_cdk import aws_sqs as sqs
 from constructs import IConstruct
 
 from constructs_lib._cdk import is_resolved_str
-from constructs_lib.limits import DELIVERY_ACTIONS, KMS_WRITE_ACTIONS, DestinationKind
+from constructs_lib.errors import Violation
+from constructs_lib.limits import DELIVERY_ACTIONS, DESTINATIONS, KMS_WRITE_ACTIONS, DestinationKind, check_destination
 
 
 @dataclass(frozen=True)
@@ -159,3 +160,13 @@ def describe_object(obj: Any) -> str:
     node = getattr(obj, "node", None)
     where = f" {node.path}" if node is not None and node.path else ""
     return f"{type(obj).__name__}{where}"
+
+
+def checked_target(obj: Any, rule_key: str, *, path: str, setting: str) -> tuple[Target | None, list[Violation]]:
+    """The Target for `obj` (None when `obj` is None or not a target) and the violations of the destination rule
+    ``DESTINATIONS[rule_key]`` by it: wrong kind, or FIFO."""
+    if obj is None:
+        return None, []
+    target = resolve_target(obj)
+    kind, fifo, given = (target.kind, target.fifo, target.describe()) if target else (None, None, describe_object(obj))
+    return target, check_destination(DESTINATIONS[rule_key], kind, fifo=fifo, given=given, path=path, setting=setting)

@@ -246,13 +246,15 @@ def parse_sns_notification(notification: str | bytes | Mapping[str, Any], *, pat
     return replace(record, sns=envelope)
 
 
-def parse_sqs_message(message: Mapping[str, Any]) -> FailureRecord:
+def parse_sqs_message(message: Mapping[str, Any], *, attributes_requested: bool = False) -> FailureRecord:
     """Parse a message of a failure queue: a destination record, a DLQ event, or either wrapped by SNS.
 
     ``message`` is one element of ``ReceiveMessage``'s ``Messages`` (``Body``, ``MessageAttributes`` with
     ``StringValue``; ask for ``MessageAttributeNames=["All"]``) or one record of a Lambda SQS event (``body``,
     ``messageAttributes`` with ``stringValue``). Message attributes ``RequestID`` and ``ErrorCode`` mark a
-    function dead-letter message; otherwise the body is parsed with :func:`parse_record`.
+    function dead-letter message; otherwise the body is parsed with :func:`parse_record`. Unless
+    ``attributes_requested`` says the message was received with its attributes, the error for an unknown
+    body mentions that a dead-letter message received without them looks like one.
     """
     if not isinstance(message, Mapping):
         raise RecordFormatError("", f"expected an SQS message object, got {_describe(message)}")
@@ -270,7 +272,9 @@ def parse_sqs_message(message: Mapping[str, Any]) -> FailureRecord:
     try:
         return parse_record(body, path=body_key)
     except RecordFormatError as error:
-        if attributes or error.path != body_key:
+        if attributes_requested or attributes or error.path != body_key:
+            raise
+        if not error.problem.startswith("not a Lambda invocation record"):
             raise
         # ReceiveMessage returns no attributes unless asked, and they are what marks a dead-letter message.
         raise RecordFormatError(

@@ -171,3 +171,69 @@ def moto_server() -> Iterator[str]:
 
 def _iso(moment: dt.datetime) -> str:
     return moment.astimezone(dt.UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+
+
+class RefusingSqsClient:
+    """An SQS client whose ``SendMessageBatch`` refuses the entries ``refuse`` picks, as SQS reports refusals.
+
+    The refused entries are not sent; they come back under ``Failed`` with ``SenderFault``. Everything else
+    goes to the real client. ``refusals`` lists every entry refused so far.
+    """
+
+    def __init__(self, client: Any, refuse: Callable[[dict[str, Any]], bool], *, sender_fault: bool) -> None:
+        self._client = client
+        self._refuse = refuse
+        self._sender_fault = sender_fault
+        self.refusals: list[dict[str, Any]] = []
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._client, name)
+
+    def send_message_batch(self, *, QueueUrl: str, Entries: list[dict[str, Any]]) -> dict[str, Any]:
+        refused = [entry for entry in Entries if self._refuse(entry)]
+        kept = [entry for entry in Entries if entry not in refused]
+        self.refusals.extend(refused)
+        response = self._client.send_message_batch(QueueUrl=QueueUrl, Entries=kept) if kept else {"Successful": []}
+        failed = list(response.get("Failed", []))
+        code = "InvalidParameterValue" if self._sender_fault else "InternalError"
+        failed += [{"Id": entry["Id"], "SenderFault": self._sender_fault, "Code": code} for entry in refused]
+        return {**response, "Failed": failed}
+
+
+class RefusingKinesisClient:
+    """A Kinesis client whose ``PutRecords`` refuses the records ``refuse`` picks, as Kinesis reports them.
+
+    Refused records are not written; their result entry carries ``ErrorCode`` at their position and
+    ``FailedRecordCount`` counts them. Everything else goes to the real client.
+    """
+
+    def __init__(self, client: Any, refuse: Callable[[dict[str, Any]], bool]) -> None:
+        self._client = client
+        self._refuse = refuse
+        self.refusals: list[dict[str, Any]] = []
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._client, name)
+
+    def put_records(self, *, Records: list[dict[str, Any]], **stream: Any) -> dict[str, Any]:
+        refused = {index for index, record in enumerate(Records) if self._refuse(record)}
+        self.refusals.extend(Records[index] for index in sorted(refused))
+        kept = [record for index, record in enumerate(Records) if index not in refused]
+        response = self._client.put_records(Records=kept, **stream) if kept else {"FailedRecordCount": 0, "Records": []}
+        written = iter(response["Records"])
+        error = {"ErrorCode": "ProvisionedThroughputExceededException", "ErrorMessage": "Rate exceeded for shard"}
+        results = [dict(error) if index in refused else next(written) for index in range(len(Records))]
+        return {"FailedRecordCount": response["FailedRecordCount"] + len(refused), "Records": results}
+
+
+def refuse_times(times: int, predicate: Callable[[dict[str, Any]], bool]) -> Callable[[dict[str, Any]], bool]:
+    """A ``refuse`` function that refuses what ``predicate`` picks, ``times`` times in all."""
+    left = [times]
+
+    def refuse(entry: dict[str, Any]) -> bool:
+        if left[0] > 0 and predicate(entry):
+            left[0] -= 1
+            return True
+        return False
+
+    return refuse

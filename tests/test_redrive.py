@@ -821,3 +821,15 @@ def test_the_cli_runs_as_a_module_against_a_moto_server(monkeypatch):
         assert "Traceback" not in completed.stderr
         assert order_ids(drain(sqs, replay_queue)) == orders(0, 11)
         assert [message["Body"] for message in drain(sqs, failure_queue)] == ["junk"]
+
+
+def test_the_runtime_modules_import_no_cdk():
+    code = (
+        "import sys\n"
+        "import constructs_lib.fetch, constructs_lib.redrive, constructs_lib.redrive.cli\n"
+        "loaded = sorted(m for m in sys.modules if m.split('.')[0] in {'aws_cdk', 'constructs', 'jsii'})\n"
+        "assert not loaded, loaded\n"
+    )
+    completed = subprocess.run([sys.executable, "-c", code], cwd=PROJECT_ROOT, capture_output=True, text=True)
+
+    assert completed.returncode == 0, completed.stderr

@@ -474,6 +474,28 @@ def test_an_entry_refused_by_a_transient_error_is_retried(sqs, failure_queue, re
     assert delays == [0.2]
 
 
+def test_an_entry_missing_from_the_batch_response_is_not_counted_as_sent(sqs, failure_queue, replay_queue):
+    add_dead_letters(sqs, failure_queue, 10)
+    dropped: list[str] = []
+
+    class LosingSqsClient:
+        """Loses one entry on the way and does not report it at all: neither Successful nor Failed."""
+
+        def __getattr__(self, name: str) -> Any:
+            return getattr(sqs, name)
+
+        def send_message_batch(self, *, QueueUrl: str, Entries: list[dict[str, Any]]) -> dict[str, Any]:
+            if not dropped:
+                dropped.append(Entries[0]["MessageBody"])
+                Entries = Entries[1:]
+            return sqs.send_message_batch(QueueUrl=QueueUrl, Entries=Entries)
+
+    summary = run(failure_queue, QueueTarget(replay_queue, client=LosingSqsClient(), sleep=no_sleep), sqs)
+
+    assert summary.moved == 10
+    assert order_ids(drain(sqs, replay_queue)) == orders(0, 9)  # the lost one was sent again, once
+
+
 def test_when_the_kth_put_fails_the_batches_put_before_it_are_moved(sqs, kinesis, failure_queue):
     source = create_stream(kinesis, "orders")
     create_stream(kinesis, "orders-replay")

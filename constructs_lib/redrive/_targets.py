@@ -180,13 +180,19 @@ class QueueTarget(RedriveTarget):
                 entry["MessageDeduplicationId"] = _short(deliveries[index].deduplication_id)
             entries.append(entry)
         response = self.client.send_message_batch(QueueUrl=self.queue_url, Entries=entries)
-        return {
+        refused = {
             int(failure["Id"]): (
                 f"SendMessageBatch refused it: {failure.get('Code')}: {failure.get('Message', '')}".rstrip(": "),
                 not failure.get("SenderFault", False),
             )
             for failure in response.get("Failed", [])
         }
+        # Only an entry listed as successful counts as sent; one in neither list is tried again.
+        successful = {int(success["Id"]) for success in response.get("Successful", [])}
+        for index in pending:
+            if index not in successful and index not in refused:
+                refused[index] = ("SendMessageBatch reported no result for it", True)
+        return refused
 
 
 class StreamTarget(RedriveTarget):

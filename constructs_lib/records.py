@@ -1,0 +1,520 @@
+"""Parse the failure records Lambda writes into typed, immutable objects.
+
+Lambda reports a failure in one of these shapes, and this module reads every one of them:
+
+- **Asynchronous invocation records** (``version`` 1.0), sent to an on-failure or on-success destination:
+  ``requestContext`` (condition ``RetriesExhausted``, ``EventAgeExceeded`` or ``Success``), ``requestPayload``
+  (the original event), ``responseContext`` and ``responsePayload``. → :class:`AsyncInvocationRecord`
+- **Stream on-failure records** of Kinesis and DynamoDB event source mappings: only the batch's coordinates
+  (``KinesisBatchInfo`` / ``DDBStreamBatchInfo``: shard, first and last sequence number, batch size, stream
+  ARN), never the data itself. → :class:`StreamFailureRecord`, data fetched by :mod:`constructs_lib.fetch`
+- **Function dead-letter-queue messages**: the original event as the body, plus the ``RequestID``,
+  ``ErrorCode`` and ``ErrorMessage`` message attributes. → :class:`DeadLetterMessage`
+- Any of them **wrapped in an SNS notification** (an SNS topic destination or DLQ, delivered to an SQS
+  queue), or as the **body of an SQS message**.
+
+Entry points: :func:`parse_record` for a JSON document (a record or an SNS notification) and
+:func:`parse_sqs_message` for a message of the failure queue (as ``ReceiveMessage`` returns it, or as a record
+of a Lambda SQS event). Unknown keys are ignored, so newer records with extra fields still parse; a missing or
+mistyped required field raises :class:`RecordFormatError` naming the field, never a ``KeyError``.
+
+This module is pure: it imports neither boto3 nor aws_cdk, so it can run inside any Lambda handler.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass, replace
+from datetime import datetime
+from enum import StrEnum
+from typing import Any
+
+__all__ = [
+    "ASYNC_FAILURE_CONDITIONS",
+    "AsyncInvocationRecord",
+    "DeadLetterMessage",
+    "FailureRecord",
+    "RecordFormatError",
+    "RequestContext",
+    "ResponseContext",
+    "SnsEnvelope",
+    "StreamBatchInfo",
+    "StreamFailureRecord",
+    "StreamKind",
+    "parse_record",
+    "parse_sns_notification",
+    "parse_sqs_message",
+]
+
+#: Conditions of asynchronous invocation records that mean the event was not processed.
+ASYNC_FAILURE_CONDITIONS = frozenset({"RetriesExhausted", "EventAgeExceeded"})
+
+_SUPPORTED_BATCH_INFO_KEYS = {"KinesisBatchInfo", "DDBStreamBatchInfo"}
+_KINESIS_STREAM_ARN = re.compile(r"^arn:aws[a-z-]*:kinesis:[a-z0-9-]+:\d{12}:stream/[^/]+(/consumer/.+)?$")
+_DYNAMODB_STREAM_ARN = re.compile(r"^arn:aws[a-z-]*:dynamodb:[a-z0-9-]+:\d{12}:table/[^/]+/stream/[^/]+$")
+_FUNCTION_ARN = re.compile(r"^arn:aws[a-z-]*:lambda:[a-z0-9-]+:\d{12}:function:[^:]+(:[^:]+)?$")
+_DLQ_ATTRIBUTES = ("RequestID", "ErrorCode", "ErrorMessage")
+
+
+class RecordFormatError(ValueError):
+    """The input is not a record shape Lambda produces, or a field is missing or of the wrong type.
+
+    ``path`` locates the offending field (for example ``body.Message.KinesisBatchInfo.batchSize``; empty when
+    the whole input is at fault) and ``problem`` says what is wrong with it.
+    """
+
+    def __init__(self, path: str, problem: str) -> None:
+        self.path = path
+        self.problem = problem
+        super().__init__(f"{path}: {problem}" if path else problem)
+
+
+class StreamKind(StrEnum):
+    """The stream an event source mapping reads."""
+
+    KINESIS = "kinesis"
+    DYNAMODB = "dynamodb"
+
+
+@dataclass(frozen=True)
+class SnsEnvelope:
+    """The SNS notification a record arrived in (``Type`` ``Notification``)."""
+
+    message_id: str
+    topic_arn: str
+    timestamp: datetime | None
+    subject: str | None
+
+
+@dataclass(frozen=True)
+class RequestContext:
+    """``requestContext``: which invocation failed, why, and how often Lambda tried it."""
+
+    request_id: str
+    function_arn: str
+    condition: str
+    approximate_invoke_count: int
+
+
+@dataclass(frozen=True)
+class ResponseContext:
+    """``responseContext``: the last invocation's status; ``function_error`` is set when the function threw."""
+
+    status_code: int
+    executed_version: str | None
+    function_error: str | None
+
+
+@dataclass(frozen=True)
+class AsyncInvocationRecord:
+    """An asynchronous invocation record (on-failure or on-success destination).
+
+    ``request_payload`` is the original event. Lambda leaves it out when the record would exceed the
+    destination's size limit; ``request_payload_included`` is then ``False`` and the event cannot be replayed
+    from this record. ``response_context`` and ``response_payload`` are ``None`` when the record has none (for
+    example an event that expired before the function ever ran).
+    """
+
+    version: str
+    timestamp: datetime
+    request_context: RequestContext
+    request_payload: Any
+    request_payload_included: bool
+    response_context: ResponseContext | None
+    response_payload: Any
+    sns: SnsEnvelope | None = None
+
+    @property
+    def is_failure(self) -> bool:
+        """True for ``RetriesExhausted`` / ``EventAgeExceeded``, False for an on-success record."""
+        return self.request_context.condition in ASYNC_FAILURE_CONDITIONS
+
+    @property
+    def function_arn(self) -> str:
+        """The invoked function's ARN, with the qualifier Lambda recorded (e.g. ``...:function:f:$LATEST``)."""
+        return self.request_context.function_arn
+
+
+@dataclass(frozen=True)
+class StreamBatchInfo:
+    """The coordinates of a failed stream batch: ``KinesisBatchInfo`` or ``DDBStreamBatchInfo``.
+
+    Sequence numbers are decimal strings (up to 56 digits for Kinesis); compare them with
+    :attr:`start_sequence` / :attr:`end_sequence`, not as text.
+    """
+
+    kind: StreamKind
+    shard_id: str
+    start_sequence_number: str
+    end_sequence_number: str
+    approximate_arrival_of_first_record: datetime
+    approximate_arrival_of_last_record: datetime
+    batch_size: int
+    stream_arn: str
+
+    @property
+    def start_sequence(self) -> int:
+        return int(self.start_sequence_number)
+
+    @property
+    def end_sequence(self) -> int:
+        return int(self.end_sequence_number)
+
+    @property
+    def region(self) -> str:
+        """The stream's region, from its ARN."""
+        return self.stream_arn.split(":")[3]
+
+
+@dataclass(frozen=True)
+class StreamFailureRecord:
+    """An on-failure record of a Kinesis or DynamoDB Streams event source mapping.
+
+    It holds only where the failed batch lies in the stream (:attr:`batch_info`); fetch the records with
+    :func:`constructs_lib.fetch.fetch_batch` before the stream's retention removes them.
+    """
+
+    version: str
+    timestamp: datetime
+    request_context: RequestContext
+    response_context: ResponseContext | None
+    batch_info: StreamBatchInfo
+    sns: SnsEnvelope | None = None
+
+    @property
+    def function_arn(self) -> str:
+        return self.request_context.function_arn
+
+
+@dataclass(frozen=True)
+class DeadLetterMessage:
+    """A message of a function's dead-letter queue (or topic): the original event and why it failed.
+
+    ``body`` is the original event exactly as Lambda delivered it and ``event`` the same, parsed.
+    ``error_code`` is the HTTP status code of the last attempt, ``error_message`` the first 1 KB of the error
+    (``None`` if the attribute is missing).
+    """
+
+    body: str
+    event: Any
+    request_id: str
+    error_code: int
+    error_message: str | None
+    sns: SnsEnvelope | None = None
+
+
+#: Everything :func:`parse_record` and :func:`parse_sqs_message` return.
+FailureRecord = AsyncInvocationRecord | StreamFailureRecord | DeadLetterMessage
+
+
+def parse_record(document: str | bytes | Mapping[str, Any], *, path: str = "") -> FailureRecord:
+    """Parse one JSON document: an invocation record, or an SNS notification carrying one or a DLQ event.
+
+    ``document`` is JSON text or an already-decoded object. ``path`` prefixes field names in error messages.
+    Raises :class:`RecordFormatError` if it is not one of those shapes.
+    """
+    data = _load_json(document, path)
+    if data.get("Type") == "Notification":
+        return parse_sns_notification(data, path=path)
+    return _parse_invocation_record(_Fields(data, path))
+
+
+def parse_sns_notification(notification: str | bytes | Mapping[str, Any], *, path: str = "") -> FailureRecord:
+    """Parse an SNS notification whose ``Message`` is a Lambda failure record or a dead-letter event.
+
+    Accepts the JSON an SQS subscription receives and the ``Sns`` object of a Lambda SNS event. A notification
+    with ``RequestID`` / ``ErrorCode`` message attributes comes from a dead-letter topic; any other is an
+    invocation record published by a destination.
+    """
+    fields = _Fields(_load_json(notification, path), path)
+    if fields.required_str("Type") != "Notification":
+        raise RecordFormatError(fields.child_path("Type"), f"expected 'Notification', got {fields.data['Type']!r}")
+    envelope = SnsEnvelope(
+        message_id=fields.required_str("MessageId"),
+        topic_arn=fields.required_str("TopicArn"),
+        timestamp=fields.optional_timestamp("Timestamp"),
+        subject=fields.optional_str("Subject"),
+    )
+    message = fields.required_str("Message")
+    attributes = _message_attributes(fields, "MessageAttributes", value_key="Value", type_key="Type")
+    message_path = fields.child_path("Message")
+    if _is_dead_letter(attributes):
+        return _parse_dead_letter(message, message_path, attributes, fields.child_path("MessageAttributes"), envelope)
+    record = _parse_invocation_record(_Fields(_load_json(message, message_path), message_path))
+    return replace(record, sns=envelope)
+
+
+def parse_sqs_message(message: Mapping[str, Any], *, attributes_requested: bool = False) -> FailureRecord:
+    """Parse a message of a failure queue: a destination record, a DLQ event, or either wrapped by SNS.
+
+    ``message`` is one element of ``ReceiveMessage``'s ``Messages`` (``Body``, ``MessageAttributes`` with
+    ``StringValue``; ask for ``MessageAttributeNames=["All"]``) or one record of a Lambda SQS event (``body``,
+    ``messageAttributes`` with ``stringValue``). Message attributes ``RequestID`` and ``ErrorCode`` mark a
+    function dead-letter message; otherwise the body is parsed with :func:`parse_record`. Unless
+    ``attributes_requested`` says the message was received with its attributes, the error for an unknown
+    body mentions that a dead-letter message received without them looks like one.
+    """
+    if not isinstance(message, Mapping):
+        raise RecordFormatError("", f"expected an SQS message object, got {_describe(message)}")
+    fields = _Fields(message, "")
+    if "Body" in message:
+        body_key, attributes_key, value_key, type_key = "Body", "MessageAttributes", "StringValue", "DataType"
+    elif "body" in message:
+        body_key, attributes_key, value_key, type_key = "body", "messageAttributes", "stringValue", "dataType"
+    else:
+        raise RecordFormatError("", f"not an SQS message: no 'Body' (or 'body'); keys found: {_keys(message)}")
+    body = fields.required_str(body_key)
+    attributes = _message_attributes(fields, attributes_key, value_key=value_key, type_key=type_key)
+    if _is_dead_letter(attributes):
+        return _parse_dead_letter(body, body_key, attributes, attributes_key, None)
+    try:
+        return parse_record(body, path=body_key)
+    except RecordFormatError as error:
+        if attributes_requested or attributes or error.path != body_key:
+            raise
+        if not error.problem.startswith("not a Lambda invocation record"):
+            raise
+        # ReceiveMessage returns no attributes unless asked, and they are what marks a dead-letter message.
+        raise RecordFormatError(
+            error.path,
+            f"{error.problem}; if this is a function dead-letter message, receive it with "
+            "MessageAttributeNames=['All'] so its RequestID and ErrorCode attributes come along",
+        ) from None
+
+
+def _parse_invocation_record(fields: _Fields) -> AsyncInvocationRecord | StreamFailureRecord:
+    data = fields.data
+    if "requestContext" not in data:
+        raise RecordFormatError(
+            fields.path,
+            "not a Lambda invocation record, SNS notification or dead-letter message "
+            f"(no 'requestContext' and no 'Type': 'Notification'); keys found: {_keys(data)}",
+        )
+    batch_keys = sorted(key for key in data if isinstance(key, str) and key.endswith("BatchInfo"))
+    unsupported = [key for key in batch_keys if key not in _SUPPORTED_BATCH_INFO_KEYS]
+    if unsupported:
+        raise RecordFormatError(
+            fields.child_path(unsupported[0]),
+            "unsupported batch info: only KinesisBatchInfo and DDBStreamBatchInfo records can be parsed",
+        )
+    if len(batch_keys) > 1:
+        raise RecordFormatError(fields.path, f"ambiguous record: it has both {' and '.join(batch_keys)}")
+
+    version = fields.required_str("version")
+    if not version.startswith("1."):
+        raise RecordFormatError(fields.child_path("version"), f"unsupported record version {version!r} (expected 1.x)")
+    timestamp = fields.required_timestamp("timestamp")
+    request_context = _parse_request_context(fields.required_object("requestContext"))
+    response_fields = fields.optional_object("responseContext")
+    response_context = _parse_response_context(response_fields) if response_fields else None
+
+    if batch_keys:
+        return StreamFailureRecord(
+            version=version,
+            timestamp=timestamp,
+            request_context=request_context,
+            response_context=response_context,
+            batch_info=_parse_batch_info(fields.required_object(batch_keys[0]), batch_keys[0]),
+        )
+    return AsyncInvocationRecord(
+        version=version,
+        timestamp=timestamp,
+        request_context=request_context,
+        request_payload=data.get("requestPayload"),
+        request_payload_included="requestPayload" in data,
+        response_context=response_context,
+        response_payload=data.get("responsePayload"),
+    )
+
+
+def _parse_request_context(fields: _Fields) -> RequestContext:
+    function_arn = fields.required_str("functionArn")
+    if not _FUNCTION_ARN.match(function_arn):
+        raise RecordFormatError(fields.child_path("functionArn"), f"not a Lambda function ARN: {function_arn!r}")
+    return RequestContext(
+        request_id=fields.required_str("requestId"),
+        function_arn=function_arn,
+        condition=fields.required_str("condition"),
+        approximate_invoke_count=fields.required_int("approximateInvokeCount", minimum=0),
+    )
+
+
+def _parse_response_context(fields: _Fields) -> ResponseContext:
+    return ResponseContext(
+        status_code=fields.required_int("statusCode", minimum=0),
+        executed_version=fields.optional_str("executedVersion"),
+        function_error=fields.optional_str("functionError"),
+    )
+
+
+def _parse_batch_info(fields: _Fields, key: str) -> StreamBatchInfo:
+    kind = StreamKind.KINESIS if key == "KinesisBatchInfo" else StreamKind.DYNAMODB
+    stream_arn = fields.required_str("streamArn")
+    pattern = _KINESIS_STREAM_ARN if kind is StreamKind.KINESIS else _DYNAMODB_STREAM_ARN
+    if not pattern.match(stream_arn):
+        expected = (
+            "a Kinesis stream ARN" if kind is StreamKind.KINESIS else "a DynamoDB stream ARN (.../table/T/stream/L)"
+        )
+        raise RecordFormatError(fields.child_path("streamArn"), f"expected {expected}, got {stream_arn!r}")
+    start = fields.required_sequence_number("startSequenceNumber")
+    end = fields.required_sequence_number("endSequenceNumber")
+    if int(end) < int(start):
+        raise RecordFormatError(
+            fields.child_path("endSequenceNumber"), f"ends before it starts ({end} < startSequenceNumber {start})"
+        )
+    return StreamBatchInfo(
+        kind=kind,
+        shard_id=fields.required_str("shardId"),
+        start_sequence_number=start,
+        end_sequence_number=end,
+        approximate_arrival_of_first_record=fields.required_timestamp("approximateArrivalOfFirstRecord"),
+        approximate_arrival_of_last_record=fields.required_timestamp("approximateArrivalOfLastRecord"),
+        batch_size=fields.required_int("batchSize", minimum=1),
+        stream_arn=stream_arn,
+    )
+
+
+def _is_dead_letter(attributes: Mapping[str, tuple[str, str | None]]) -> bool:
+    return "RequestID" in attributes or "ErrorCode" in attributes
+
+
+def _parse_dead_letter(
+    body: str,
+    body_path: str,
+    attributes: Mapping[str, tuple[str, str | None]],
+    attributes_path: str,
+    envelope: SnsEnvelope | None,
+) -> DeadLetterMessage:
+    for name in ("RequestID", "ErrorCode"):
+        if name not in attributes:
+            raise RecordFormatError(
+                f"{attributes_path}.{name}",
+                f"missing: a function dead-letter message carries {', '.join(_DLQ_ATTRIBUTES)}",
+            )
+    error_code_text = attributes["ErrorCode"][0]
+    try:
+        error_code = int(error_code_text)
+    except ValueError:
+        raise RecordFormatError(
+            f"{attributes_path}.ErrorCode", f"expected an HTTP status code, got {error_code_text!r}"
+        ) from None
+    return DeadLetterMessage(
+        body=body,
+        event=_load_json(body, body_path, expect_object=False),
+        request_id=attributes["RequestID"][0],
+        error_code=error_code,
+        error_message=attributes["ErrorMessage"][0] if "ErrorMessage" in attributes else None,
+        sns=envelope,
+    )
+
+
+def _message_attributes(
+    fields: _Fields, key: str, *, value_key: str, type_key: str
+) -> dict[str, tuple[str, str | None]]:
+    """Read SQS (``StringValue``/``DataType``) or SNS (``Value``/``Type``) message attributes: name → (value, type)."""
+    attributes = fields.optional_object(key)
+    if attributes is None:
+        return {}
+    result: dict[str, tuple[str, str | None]] = {}
+    for name in attributes.data:
+        attribute = attributes.required_object(name)
+        result[name] = (attribute.required_str(value_key), attribute.optional_str(type_key))
+    return result
+
+
+def _load_json(document: str | bytes | Mapping[str, Any], path: str, *, expect_object: bool = True) -> Any:
+    if isinstance(document, Mapping):
+        return document
+    if isinstance(document, bytes | bytearray):
+        try:
+            document = document.decode("utf-8")
+        except UnicodeDecodeError as error:
+            raise RecordFormatError(path, f"not UTF-8 text: {error}") from None
+    if not isinstance(document, str):
+        raise RecordFormatError(path, f"expected JSON text or an object, got {_describe(document)}")
+    try:
+        data = json.loads(document)
+    except json.JSONDecodeError as error:
+        raise RecordFormatError(path, f"not JSON ({error.msg} at line {error.lineno} column {error.colno})") from None
+    if expect_object and not isinstance(data, dict):
+        raise RecordFormatError(path, f"expected a JSON object, got {_describe(data)}")
+    return data
+
+
+class _Fields:
+    """Typed access to one JSON object's fields; every failure names the full path of the field."""
+
+    def __init__(self, data: Any, path: str) -> None:
+        if not isinstance(data, Mapping):
+            raise RecordFormatError(path, f"expected a JSON object, got {_describe(data)}")
+        self.data: Mapping[str, Any] = data
+        self.path = path
+
+    def child_path(self, key: str) -> str:
+        return f"{self.path}.{key}" if self.path else key
+
+    def _required(self, key: str) -> Any:
+        if key not in self.data:
+            raise RecordFormatError(self.child_path(key), "missing required field")
+        return self.data[key]
+
+    def required_str(self, key: str) -> str:
+        value = self._required(key)
+        if not isinstance(value, str) or not value:
+            raise RecordFormatError(self.child_path(key), f"expected a non-empty string, got {_describe(value)}")
+        return value
+
+    def optional_str(self, key: str) -> str | None:
+        return None if self.data.get(key) is None else self.required_str(key)
+
+    def required_int(self, key: str, *, minimum: int) -> int:
+        value = self._required(key)
+        # bool is an int subclass in Python; JSON true is not a count.
+        if not isinstance(value, int) or isinstance(value, bool):
+            raise RecordFormatError(self.child_path(key), f"expected an integer, got {_describe(value)}")
+        if value < minimum:
+            raise RecordFormatError(self.child_path(key), f"expected an integer >= {minimum}, got {value}")
+        return value
+
+    def required_sequence_number(self, key: str) -> str:
+        value = self.required_str(key)
+        if not value.isdigit() or not value.isascii():
+            raise RecordFormatError(self.child_path(key), f"expected a decimal sequence number, got {value!r}")
+        return value
+
+    def required_timestamp(self, key: str) -> datetime:
+        return self._timestamp(key, self.required_str(key))
+
+    def optional_timestamp(self, key: str) -> datetime | None:
+        value = self.optional_str(key)
+        return None if value is None else self._timestamp(key, value)
+
+    def _timestamp(self, key: str, value: str) -> datetime:
+        try:
+            parsed = datetime.fromisoformat(value)
+        except ValueError:
+            raise RecordFormatError(self.child_path(key), f"expected an ISO 8601 timestamp, got {value!r}") from None
+        if parsed.tzinfo is None:
+            raise RecordFormatError(self.child_path(key), f"timestamp has no time zone: {value!r}")
+        return parsed
+
+    def required_object(self, key: str) -> _Fields:
+        return _Fields(self._required(key), self.child_path(key))
+
+    def optional_object(self, key: str) -> _Fields | None:
+        return None if self.data.get(key) is None else self.required_object(key)
+
+
+def _describe(value: Any) -> str:
+    """A short, type-first description of a JSON value for error messages."""
+    names = {dict: "an object", list: "an array", str: "a string", bool: "a boolean", type(None): "null"}
+    name = names.get(type(value), "a number" if isinstance(value, int | float) else type(value).__name__)
+    text = repr(value)
+    return f"{name} ({text[:60]}{'…' if len(text) > 60 else ''})" if value is not None else name
+
+
+def _keys(data: Mapping[Any, Any]) -> str:
+    keys = sorted(str(key) for key in data)
+    return ", ".join(keys[:12]) + (", …" if len(keys) > 12 else "") if keys else "(none)"

@@ -1,16 +1,57 @@
-"""Every Python example in the README runs as written, and prints what the README shows after it."""
+"""Every Python example in the README runs as written, and prints what the README shows after it.
+
+Examples of the runtime tools talk to AWS: they run against moto, in a sandbox that holds what the README
+assumes exists — a Kinesis stream `orders` with a failed batch, and the failure queue (`FAILURE_QUEUE_URL`)
+holding its on-failure record — plus the sample values some snippets start from (`message`, `json_text`,
+`event`).
+"""
 
 import contextlib
+import datetime as dt
 import io
+import json
 import re
 
+import boto3
 import pytest
+from moto import mock_aws
 
 from tests.harness import PROJECT_ROOT
+from tests.runtime_support import fixture_text, load_fixture, stream_failure_record, use_fake_aws
 
 # A python block, optionally followed by a plain block holding the output it prints.
 EXAMPLE = re.compile(r"```python\n(?P<code>.*?)```(?:\n\n```\n(?P<output>.*?)```)?", flags=re.DOTALL)
 EXAMPLES = [(m["code"], m["output"]) for m in EXAMPLE.finditer((PROJECT_ROOT / "README.md").read_text())]
+
+
+@pytest.fixture
+def sandbox(monkeypatch):
+    use_fake_aws(monkeypatch)
+    with mock_aws():
+        kinesis, sqs = boto3.client("kinesis"), boto3.client("sqs")
+        kinesis.create_stream(StreamName="orders", ShardCount=1)
+        stream_arn = kinesis.describe_stream_summary(StreamName="orders")["StreamDescriptionSummary"]["StreamARN"]
+        put = [
+            kinesis.put_record(StreamName="orders", Data=json.dumps({"order_id": f"o-{n}"}).encode(), PartitionKey="k")
+            for n in range(3)
+        ]
+        record = stream_failure_record(
+            batch_key="KinesisBatchInfo",
+            stream_arn=stream_arn,
+            shard_id=put[0]["ShardId"],
+            start=put[0]["SequenceNumber"],
+            end=put[-1]["SequenceNumber"],
+            batch_size=3,
+            first_arrival=dt.datetime.now(dt.UTC),
+        )
+        queue_url = sqs.create_queue(QueueName="failures")["QueueUrl"]
+        sqs.send_message(QueueUrl=queue_url, MessageBody=json.dumps(record))
+        yield {
+            "FAILURE_QUEUE_URL": queue_url,
+            "message": load_fixture("sqs_message_sns_kinesis_on_failure.json"),
+            "json_text": fixture_text("kinesis_on_failure.json"),
+            "event": load_fixture("lambda_sns_event_dynamodb_on_failure.json"),
+        }
 
 
 def test_the_readme_has_examples():
@@ -19,10 +60,10 @@ def test_the_readme_has_examples():
 
 
 @pytest.mark.parametrize(("code", "output"), EXAMPLES, ids=[f"example-{n}" for n in range(1, len(EXAMPLES) + 1)])
-def test_readme_example_runs(code, output, tmp_path, monkeypatch):
+def test_readme_example_runs(code, output, tmp_path, monkeypatch, sandbox):
     monkeypatch.chdir(tmp_path)  # any cdk.out an example writes stays out of the project
     printed = io.StringIO()
     with contextlib.redirect_stdout(printed):
-        exec(compile(code, "README.md", "exec"), {"__name__": "__readme__"})
+        exec(compile(code, "README.md", "exec"), {"__name__": "__readme__", **sandbox})
     if output is not None:
         assert printed.getvalue() == output

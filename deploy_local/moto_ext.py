@@ -28,6 +28,7 @@ The gaps, one patch each (details in each patch's docstring):
   appends instead of overwriting and UpdateFunctionEventInvokeConfig does not merge.
 - sns_subscription: AWS::SNS::Subscription is skipped by CloudFormation, so subscriptions (and their redrive
   policies) never exist.
+- cloudwatch_alarm: AWS::CloudWatch::Alarm is skipped by CloudFormation, so a stack's alarms never exist.
 """
 
 from __future__ import annotations
@@ -728,6 +729,131 @@ def _install_sns_subscription(patcher: _Patcher) -> None:
 
 
 # --------------------------------------------------------------------------------------------------------------
+# cloudwatch_alarm
+
+
+def _metric_data_queries(metrics: list[dict[str, Any]] | None) -> list[Any] | None:
+    """An alarm's `Metrics` (metric math), as moto's PutMetricAlarm handler builds them from the API request."""
+    from moto.cloudwatch.models import Dimension, Metric, MetricDataQuery, MetricStat
+
+    if not metrics:
+        return None
+    queries = []
+    for metric in metrics:
+        stat = metric.get("MetricStat") or {}
+        metric_stat = None
+        if stat.get("Metric", {}).get("MetricName"):
+            dimensions = [Dimension(d.get("Name"), d.get("Value")) for d in stat["Metric"].get("Dimensions", [])]
+            metric_stat = MetricStat(
+                metric=Metric(stat["Metric"]["MetricName"], stat["Metric"].get("Namespace"), dimensions),
+                period=stat.get("Period"),
+                stat=stat.get("Stat"),
+                unit=stat.get("Unit"),
+            )
+        queries.append(
+            MetricDataQuery(
+                query_id=metric.get("Id"),
+                label=metric.get("Label"),
+                period=metric.get("Period"),
+                return_data=metric.get("ReturnData"),
+                expression=metric.get("Expression"),
+                metric_stat=metric_stat,
+            )
+        )
+    return queries
+
+
+class AlarmModel(_ExtensionModel):
+    """AWS::CloudWatch::Alarm (metric alarms, metric math included), stored through the CloudWatch backend's
+    PutMetricAlarm. Its physical id (and Ref) is the alarm name, `Fn::GetAtt Arn` its ARN, as in CloudFormation."""
+
+    def __init__(self, account_id: str, region_name: str, name: str, arn: str) -> None:
+        self.account_id = account_id
+        self.region_name = region_name
+        self.name = name
+        self.arn = arn
+
+    @staticmethod
+    def cloudformation_type() -> str:
+        return "AWS::CloudWatch::Alarm"
+
+    @property
+    def physical_resource_id(self) -> str:
+        return self.name
+
+    @classmethod
+    def has_cfn_attr(cls, attr: str) -> bool:
+        return attr == "Arn"
+
+    def get_cfn_attribute(self, attribute_name: str) -> Any:
+        if attribute_name == "Arn":
+            return self.arn
+        return super().get_cfn_attribute(attribute_name)
+
+    @staticmethod
+    def _backend(account_id: str, region_name: str) -> Any:
+        from moto.cloudwatch.models import cloudwatch_backends
+
+        return cloudwatch_backends[account_id][region_name]
+
+    @classmethod
+    def create_from_cloudformation_json(
+        cls, resource_name: str, cloudformation_json: dict[str, Any], account_id: str, region_name: str, **kwargs: Any
+    ) -> AlarmModel:
+        p = cloudformation_json["Properties"]
+        threshold = p.get("Threshold")
+        alarm = cls._backend(account_id, region_name).put_metric_alarm(
+            name=p.get("AlarmName") or resource_name,
+            namespace=p.get("Namespace"),
+            metric_name=p.get("MetricName"),
+            metric_data_queries=_metric_data_queries(p.get("Metrics")),
+            comparison_operator=p.get("ComparisonOperator"),
+            evaluation_periods=p.get("EvaluationPeriods"),
+            datapoints_to_alarm=p.get("DatapointsToAlarm"),
+            period=p.get("Period"),
+            threshold=float(threshold) if threshold is not None else None,
+            statistic=p.get("Statistic"),
+            extended_statistic=p.get("ExtendedStatistic"),
+            description=p.get("AlarmDescription"),
+            dimensions=p.get("Dimensions", []),
+            alarm_actions=p.get("AlarmActions", []),
+            ok_actions=p.get("OKActions", []),
+            insufficient_data_actions=p.get("InsufficientDataActions", []),
+            unit=p.get("Unit"),
+            actions_enabled=p.get("ActionsEnabled", True),
+            treat_missing_data=p.get("TreatMissingData"),
+            evaluate_low_sample_count_percentile=p.get("EvaluateLowSampleCountPercentile"),
+            threshold_metric_id=p.get("ThresholdMetricId"),
+        )
+        return cls(account_id, region_name, alarm.name, alarm.alarm_arn)
+
+    @classmethod
+    def update_from_cloudformation_json(
+        cls,
+        original_resource: AlarmModel,
+        new_resource_name: str,
+        cloudformation_json: dict[str, Any],
+        account_id: str,
+        region_name: str,
+    ) -> AlarmModel:
+        # Without an AlarmName the alarm keeps its name; PutMetricAlarm overwrites an alarm of the same name.
+        properties = cloudformation_json["Properties"]
+        name = properties.get("AlarmName") or original_resource.name
+        if name != original_resource.name:
+            original_resource.delete(account_id, region_name)
+        return cls.create_from_cloudformation_json(name, cloudformation_json, account_id, region_name)
+
+    def delete(self, account_id: str, region_name: str) -> None:
+        self._backend(account_id, region_name).delete_alarms([self.name])
+
+
+def _install_cloudwatch_alarm(patcher: _Patcher) -> None:
+    """moto's CloudFormation has no model for AWS::CloudWatch::Alarm and skips it, so none of a stack's alarms
+    exist. AlarmModel (above) is registered for that type."""
+    _register_model(patcher, AlarmModel)
+
+
+# --------------------------------------------------------------------------------------------------------------
 # Model registration: moto's CloudFormation engine finds a model through parsing.get_model_map() (a cached map
 # built from CloudFormationModel's subclasses); the patched map adds this module's models to it.
 
@@ -811,6 +937,11 @@ PATCHES: tuple[Patch, ...] = (
         "sns_subscription",
         "AWS::SNS::Subscription ignored by CloudFormation",
         _install_sns_subscription,
+    ),
+    Patch(
+        "cloudwatch_alarm",
+        "AWS::CloudWatch::Alarm ignored by CloudFormation",
+        _install_cloudwatch_alarm,
     ),
 )
 

@@ -14,6 +14,8 @@ type, never by a list of logical ids, so resources added to an app are read back
 - AWS::SNS::Subscription (GetSubscriptionAttributes): topic, protocol, endpoint, raw delivery, redrive policy
   (dead-letter queue), filter policy.
 - AWS::Events::Rule (ListTargetsByRule): each target's ARN, retry policy and dead-letter queue.
+- AWS::CloudWatch::Alarm (DescribeAlarms): metric (or metric math), dimensions, statistic, period, threshold,
+  comparison, evaluation periods, datapoints, missing-data treatment, actions.
 
 A setting the template leaves out is compared with AWS's documented default (e.g. a mapping's retries: -1),
 so a deployed value that differs from the template in either direction is a mismatch. Logical ids are
@@ -77,6 +79,8 @@ class Deployed(Protocol):
 
     def rule_targets(self, rule_name: str, event_bus_name: str) -> list[Mapping[str, Any]]: ...
 
+    def metric_alarm(self, alarm_name: str) -> Mapping[str, Any] | None: ...
+
 
 class AwsAccount:
     """`Deployed` through boto3 clients of one session (and endpoint, for the local deploy)."""
@@ -139,6 +143,10 @@ class AwsAccount:
         pages = paginator.paginate(Rule=rule_name, EventBusName=event_bus_name)
         return [target for page in pages for target in page["Targets"]]
 
+    def metric_alarm(self, alarm_name: str) -> Mapping[str, Any] | None:
+        alarms = self.client("cloudwatch").describe_alarms(AlarmNames=[alarm_name], AlarmTypes=["MetricAlarm"])
+        return next(iter(alarms["MetricAlarms"]), None)
+
 
 _ATTRIBUTE_READERS: dict[tuple[str, str], Callable[[AwsAccount, str], Any]] = {
     ("AWS::SQS::Queue", "Arn"): lambda aws, url: aws.client("sqs").get_queue_attributes(
@@ -164,6 +172,7 @@ _ATTRIBUTE_READERS: dict[tuple[str, str], Callable[[AwsAccount, str], Any]] = {
     ("AWS::KMS::Key", "KeyId"): lambda aws, key_id: aws.client("kms").describe_key(KeyId=key_id)["KeyMetadata"][
         "KeyId"
     ],
+    ("AWS::CloudWatch::Alarm", "Arn"): lambda aws, name: (aws.metric_alarm(name) or {}).get("AlarmArn"),
     ("AWS::IAM::Role", "Arn"): lambda aws, name: aws.client("iam").get_role(RoleName=name)["Role"]["Arn"],
 }
 
@@ -574,6 +583,68 @@ def check_rule(resource: StackResource, check: ResourceCheck, deployed: Deployed
         check.add("Targets", "(only the template's)", extra, False, "targets not in the template")
 
 
+def _dimensions(value: Any) -> set[tuple[str, str]] | None:
+    if not value:
+        return None
+    return {(str(item.get("Name")), str(item.get("Value"))) for item in value}
+
+
+def same_dimensions(expected: Any, actual: Any) -> bool:
+    return _dimensions(expected) == _dimensions(actual)
+
+
+def _metric_queries(value: Any) -> list[Any] | None:
+    """An alarm's metric math queries without the fields that only say "not set", dimensions as sets."""
+    if not value:
+        return None
+    queries = []
+    for query in value:
+        stat = query.get("MetricStat") or {}
+        metric = stat.get("Metric") or {}
+        queries.append(
+            {
+                key: item
+                for key, item in {
+                    "Id": query.get("Id"),
+                    "Expression": query.get("Expression"),
+                    "Label": query.get("Label"),
+                    "ReturnData": query.get("ReturnData", True),
+                    "Period": query.get("Period"),
+                    "Namespace": metric.get("Namespace"),
+                    "MetricName": metric.get("MetricName"),
+                    "Dimensions": _dimensions(metric.get("Dimensions")),
+                    "StatPeriod": stat.get("Period"),
+                    "Stat": stat.get("Stat"),
+                    "Unit": stat.get("Unit"),
+                }.items()
+                if item is not None
+            }
+        )
+    return sorted(queries, key=lambda query: str(query.get("Id")))
+
+
+def same_metric_queries(expected: Any, actual: Any) -> bool:
+    return _metric_queries(expected) == _metric_queries(actual)
+
+
+def check_alarm(resource: StackResource, check: ResourceCheck, deployed: Deployed) -> None:
+    alarm = deployed.metric_alarm(resource.physical_id)
+    if alarm is None:
+        check.add("(alarm)", resource.physical_id, None, False, "no metric alarm of that name")
+        return
+    for setting in ("Namespace", "MetricName", "Statistic", "ExtendedStatistic", "Period", "Unit"):
+        check.compare(setting, alarm.get(setting))
+    for setting in ("ComparisonOperator", "Threshold", "EvaluationPeriods"):
+        check.compare(setting, alarm.get(setting))
+    check.compare("DatapointsToAlarm", alarm.get("DatapointsToAlarm"), only_if_set=True)
+    check.compare("TreatMissingData", alarm.get("TreatMissingData"), default="missing")
+    check.compare("Dimensions", alarm.get("Dimensions"), equal=same_dimensions)
+    check.compare("Metrics", alarm.get("Metrics"), equal=same_metric_queries)
+    check.compare("ActionsEnabled", alarm.get("ActionsEnabled"), default=True)
+    for setting in ("AlarmActions", "OKActions", "InsufficientDataActions"):
+        check.compare(setting, alarm.get(setting))
+
+
 Checker = Callable[[StackResource, ResourceCheck, Deployed], None]
 
 CHECKERS: dict[str, tuple[str, Checker]] = {
@@ -583,6 +654,7 @@ CHECKERS: dict[str, tuple[str, Checker]] = {
     "AWS::SQS::Queue": ("queue", check_queue),
     "AWS::SNS::Subscription": ("SNS subscription", check_subscription),
     "AWS::Events::Rule": ("EventBridge rule", check_rule),
+    "AWS::CloudWatch::Alarm": ("alarm", check_alarm),
 }
 
 

@@ -71,7 +71,6 @@ def test_every_failure_handling_resource_of_the_template_is_read_back(sample):
         "AWS::SQS::QueuePolicy",
         "AWS::SNS::TopicPolicy",
         "AWS::CDK::Metadata",
-        "AWS::CloudWatch::Alarm",
     }
 
 

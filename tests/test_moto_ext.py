@@ -554,3 +554,97 @@ def test_a_subscription_is_created_with_its_attributes_and_removed_with_its_reso
 def test_a_subscription_without_the_patch_is_skipped(unpatched):
     deploy("S", SUBSCRIPTION)
     assert client("sns").list_subscriptions()["Subscriptions"] == []
+
+
+# --------------------------------------------------------------------------------------------------------------
+# cloudwatch_alarm
+
+ALARMS = {
+    "Resources": {
+        "Topic": {"Type": "AWS::SNS::Topic", "Properties": {}},
+        "Failures": queue(),
+        "Visible": {
+            "Type": "AWS::CloudWatch::Alarm",
+            "Properties": {
+                "Namespace": "AWS/SQS",
+                "MetricName": "ApproximateNumberOfMessagesVisible",
+                "Dimensions": [{"Name": "QueueName", "Value": {"Fn::GetAtt": ["Failures", "QueueName"]}}],
+                "Statistic": "Maximum",
+                "Period": 60,
+                "EvaluationPeriods": 1,
+                "Threshold": 1,
+                "ComparisonOperator": "GreaterThanOrEqualToThreshold",
+                "TreatMissingData": "notBreaching",
+                "AlarmActions": [{"Ref": "Topic"}],
+            },
+        },
+        "ErrorRate": {
+            "Type": "AWS::CloudWatch::Alarm",
+            "Properties": {
+                "AlarmName": "error-rate",
+                "Metrics": [
+                    {"Id": "rate", "Expression": "errors / invocations", "ReturnData": True},
+                    {
+                        "Id": "errors",
+                        "ReturnData": False,
+                        "MetricStat": {
+                            "Metric": {
+                                "Namespace": "AWS/Lambda",
+                                "MetricName": "Errors",
+                                "Dimensions": [{"Name": "FunctionName", "Value": "notify"}],
+                            },
+                            "Period": 300,
+                            "Stat": "Sum",
+                        },
+                    },
+                    {
+                        "Id": "invocations",
+                        "ReturnData": False,
+                        "MetricStat": {
+                            "Metric": {"Namespace": "AWS/Lambda", "MetricName": "Invocations"},
+                            "Period": 300,
+                            "Stat": "Sum",
+                        },
+                    },
+                ],
+                "EvaluationPeriods": 3,
+                "DatapointsToAlarm": 2,
+                "Threshold": 0.05,
+                "ComparisonOperator": "GreaterThanThreshold",
+            },
+        },
+    },
+    "Outputs": {"VisibleArn": {"Value": {"Fn::GetAtt": ["Visible", "Arn"]}}},
+}
+
+
+def test_alarms_are_created_updated_and_deleted_by_cloudformation(patched):
+    stack = deploy("S", ALARMS)
+    cloudwatch = client("cloudwatch")
+    visible = physical_id("S", "Visible")
+    (alarm,) = cloudwatch.describe_alarms(AlarmNames=[visible])["MetricAlarms"]
+    assert (alarm["MetricName"], alarm["Threshold"], alarm["TreatMissingData"]) == (
+        "ApproximateNumberOfMessagesVisible",
+        1.0,
+        "notBreaching",
+    )
+    assert alarm["Dimensions"] == [{"Name": "QueueName", "Value": physical_id("S", "Failures").rsplit("/", 1)[-1]}]
+    assert alarm["AlarmActions"] == [physical_id("S", "Topic")]
+    assert stack["Outputs"][0]["OutputValue"] == alarm["AlarmArn"]
+    (math,) = cloudwatch.describe_alarms(AlarmNames=["error-rate"])["MetricAlarms"]
+    assert [query["Id"] for query in math["Metrics"]] == ["rate", "errors", "invocations"]
+
+    updated = json.loads(json.dumps(ALARMS))
+    updated["Resources"]["Visible"]["Properties"]["Threshold"] = 10
+    del updated["Resources"]["ErrorRate"]
+    deploy("S", updated, update=True)
+    (alarm,) = cloudwatch.describe_alarms(AlarmNames=[visible])["MetricAlarms"]
+    assert alarm["Threshold"] == 10.0
+    assert cloudwatch.describe_alarms(AlarmNames=["error-rate"])["MetricAlarms"] == []
+
+
+@pytest.mark.filterwarnings("ignore:Tried to parse")
+def test_alarms_without_the_patch_are_skipped(unpatched):
+    without_outputs = {"Resources": ALARMS["Resources"]}
+    deploy("S", without_outputs)
+    assert client("cloudwatch").describe_alarms()["MetricAlarms"] == []

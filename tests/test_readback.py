@@ -48,6 +48,7 @@ class FakeAccount:
         self.queues = {}
         self.subscriptions = {}
         self.targets = {}
+        self.alarms = {}
 
     def add(self, logical_id, resource_type, physical_id, **attributes):
         self.resources[logical_id] = StackResource(logical_id, resource_type, physical_id, "CREATE_COMPLETE")
@@ -83,6 +84,9 @@ class FakeAccount:
 
     def rule_targets(self, rule_name, event_bus_name):
         return self.targets[(rule_name, event_bus_name)]
+
+    def metric_alarm(self, alarm_name):
+        return self.alarms.get(alarm_name)
 
 
 TEMPLATE = {
@@ -434,13 +438,86 @@ def test_a_value_that_cannot_be_resolved_is_a_mismatch_not_a_skip(account):
 def test_a_resource_added_to_the_template_is_read_back_without_changes_here(account):
     template = copy.deepcopy(TEMPLATE)
     template["Resources"]["AlarmTopicQueue"] = {"Type": "AWS::SQS::Queue", "Properties": {"VisibilityTimeout": 60}}
-    template["Resources"]["Alarm"] = {"Type": "AWS::CloudWatch::Alarm", "Properties": {}}
+    template["Resources"]["Dashboard"] = {"Type": "AWS::CloudWatch::Dashboard", "Properties": {}}
     account.add("AlarmTopicQueue", "AWS::SQS::Queue", queue_url("Orders-AlarmTopicQueue-1"))
     account.queues[queue_url("Orders-AlarmTopicQueue-1")] = {"VisibilityTimeout": "60"}
     report = read_back_stack(STACK, template, account)
     assert all(check.ok for check in report.checks)
     assert checks_of(report, "AlarmTopicQueue")["VisibilityTimeout"].expected == 60
-    assert report.not_deployed["Alarm"] == "AWS::CloudWatch::Alarm"
+    assert report.not_deployed["Dashboard"] == "AWS::CloudWatch::Dashboard"
+
+
+ALARM = {
+    "Type": "AWS::CloudWatch::Alarm",
+    "Properties": {
+        "Namespace": "AWS/SQS",
+        "MetricName": "ApproximateNumberOfMessagesVisible",
+        "Dimensions": [{"Name": "QueueName", "Value": {"Fn::GetAtt": ["Failures", "QueueName"]}}],
+        "Statistic": "Maximum",
+        "Period": 60,
+        "EvaluationPeriods": 1,
+        "Threshold": 1,
+        "ComparisonOperator": "GreaterThanOrEqualToThreshold",
+        "TreatMissingData": "notBreaching",
+        "AlarmActions": [{"Ref": "Topic"}],
+    },
+}
+
+
+@pytest.fixture
+def alarmed(account):
+    template = copy.deepcopy(TEMPLATE)
+    template["Resources"]["FailuresAlarm"] = ALARM
+    account.add("FailuresAlarm", "AWS::CloudWatch::Alarm", "Orders-FailuresAlarm-1")
+    account.attributes[("AWS::SQS::Queue", queue_url("Orders-Failures-1"), "QueueName")] = "Orders-Failures-1"
+    account.alarms["Orders-FailuresAlarm-1"] = {
+        "AlarmName": "Orders-FailuresAlarm-1",
+        "Namespace": "AWS/SQS",
+        "MetricName": "ApproximateNumberOfMessagesVisible",
+        "Dimensions": [{"Name": "QueueName", "Value": "Orders-Failures-1"}],
+        "Statistic": "Maximum",
+        "Period": 60,
+        "EvaluationPeriods": 1,
+        "Threshold": 1.0,
+        "ComparisonOperator": "GreaterThanOrEqualToThreshold",
+        "TreatMissingData": "notBreaching",
+        "ActionsEnabled": True,
+        "AlarmActions": [arn("sns", "Orders-Topic-1")],
+        "OKActions": [],
+        "InsufficientDataActions": [],
+    }
+    return template, account
+
+
+def test_an_alarm_deployed_as_its_template_says_has_no_mismatches(alarmed):
+    template, account = alarmed
+    report = read_back_stack(STACK, template, account)
+    assert [check for check in report.checks if not check.ok] == []
+    assert checks_of(report, "FailuresAlarm")["Dimensions"].kind == "alarm"
+
+
+@pytest.mark.parametrize(
+    ("setting", "deployed"),
+    [
+        ("Threshold", 5.0),
+        ("Dimensions", [{"Name": "QueueName", "Value": "Orders-DeadLetters-1"}]),
+        ("TreatMissingData", "breaching"),
+        ("AlarmActions", []),
+        ("MetricName", "ApproximateAgeOfOldestMessage"),
+    ],
+)
+def test_an_alarm_setting_that_differs_is_a_mismatch(alarmed, setting, deployed):
+    template, account = alarmed
+    account.alarms["Orders-FailuresAlarm-1"][setting] = deployed
+    mismatches = [(c.logical_id, c.setting) for c in read_back_stack(STACK, template, account).checks if not c.ok]
+    assert mismatches == [("FailuresAlarm", setting)]
+
+
+def test_a_missing_alarm_is_a_mismatch(alarmed):
+    template, account = alarmed
+    account.alarms.clear()
+    mismatches = [(c.logical_id, c.setting) for c in read_back_stack(STACK, template, account).checks if not c.ok]
+    assert mismatches == [("FailuresAlarm", "(alarm)")]
 
 
 def test_the_report_renders_every_setting_and_the_verdict(account):
@@ -595,3 +672,59 @@ def test_the_boto3_reader_finds_a_queue_changed_behind_the_template(moto_account
         ("Requests", "RedrivePolicy.maxReceiveCount", 5, 9)
     ]
     assert not report.ok
+
+
+def test_the_boto3_reader_compares_alarms_metric_math_included(moto_account, tmp_path):
+    from tests.test_moto_ext import ALARMS
+
+    template = {"Resources": ALARMS["Resources"]}
+    cdk_out = write_assembly(tmp_path / "cdk.out", "Alarms", template)
+    moto_account.client("cloudformation").create_stack(StackName="Alarms", TemplateBody=json.dumps(template))
+    report = read_back(cdk_out, moto_account)
+    assert report.ok, report.render()
+    assert report.coverage()["alarm"] == 2
+    assert checks_of(report, "ErrorRate")["Metrics"].actual
+
+    visible = moto_account.stack_resources("Alarms")["Visible"].physical_id
+    moto_account.client("cloudwatch").put_metric_alarm(
+        AlarmName=visible,
+        Namespace="AWS/SQS",
+        MetricName="ApproximateNumberOfMessagesVisible",
+        Dimensions=[{"Name": "QueueName", "Value": "another-queue"}],
+        Statistic="Maximum",
+        Period=60,
+        EvaluationPeriods=1,
+        Threshold=1,
+        ComparisonOperator="GreaterThanOrEqualToThreshold",
+        TreatMissingData="notBreaching",
+    )
+    mismatches = [(c.logical_id, c.setting) for c in read_back(cdk_out, moto_account).mismatches]
+    assert mismatches == [("Visible", "Dimensions"), ("Visible", "AlarmActions")]
+
+
+def test_metric_math_queries_are_compared_by_content():
+    from deploy_local.readback import same_metric_queries
+
+    template = [
+        {"Id": "rate", "Expression": "e / i"},
+        {
+            "Id": "e",
+            "ReturnData": False,
+            "MetricStat": {"Metric": {"Namespace": "N", "MetricName": "M"}, "Stat": "Sum", "Period": 60},
+        },
+    ]
+    deployed = [
+        {
+            "Id": "e",
+            "ReturnData": False,
+            "MetricStat": {
+                "Metric": {"Namespace": "N", "MetricName": "M", "Dimensions": []},
+                "Stat": "Sum",
+                "Period": 60,
+            },
+        },
+        {"Id": "rate", "Expression": "e / i", "ReturnData": True},
+    ]
+    assert same_metric_queries(template, deployed)
+    deployed[0]["MetricStat"]["Stat"] = "Average"
+    assert not same_metric_queries(template, deployed)

@@ -26,22 +26,25 @@ FAKE_CREDENTIALS = {
 }
 
 
-def local_aws_environment(endpoint_url: str, workdir: Path) -> dict[str, str]:
-    """The AWS part of the environment: fake credentials, one region, the local endpoint, empty config files."""
+def local_aws_environment(endpoint_url: str | None, workdir: Path) -> dict[str, str]:
+    """The AWS part of the environment: fake credentials, one region, the local endpoint (if given), empty config
+    and credentials files in `workdir`."""
     workdir.mkdir(parents=True, exist_ok=True)
     config_file = workdir / "aws-config"
     credentials_file = workdir / "aws-credentials"
     for path in (config_file, credentials_file):
         path.write_text("")
-    return {
+    env = {
         **FAKE_CREDENTIALS,
         "AWS_DEFAULT_REGION": REGION,
         "AWS_REGION": REGION,
-        "AWS_ENDPOINT_URL": endpoint_url,
         "AWS_CONFIG_FILE": str(config_file),
         "AWS_SHARED_CREDENTIALS_FILE": str(credentials_file),
         "AWS_EC2_METADATA_DISABLED": "true",
     }
+    if endpoint_url is not None:
+        env["AWS_ENDPOINT_URL"] = endpoint_url
+    return env
 
 
 def cli_environment(endpoint_url: str, workdir: Path, base: Mapping[str, str] | None = None) -> dict[str, str]:

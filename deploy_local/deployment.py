@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from deploy_local.cli import FAKE_CREDENTIALS, PROJECT_ROOT, REGION, run_cdk
+from deploy_local.cli import FAKE_CREDENTIALS, PROJECT_ROOT, REGION, local_aws_environment, run_cdk
 from deploy_local.readback import AwsAccount, Report, read_back
 from deploy_local.server import MotoServer, running_server
 
@@ -28,9 +28,22 @@ class LocalDeployment:
         return self.server.endpoint_url
 
     def session(self) -> Any:
+        """A boto3 session with the fake credentials that reads no AWS config or credentials file but the empty
+        ones in the work directory (every client of it also gets the local endpoint, see `account`)."""
         import boto3
+        import botocore.session
 
+        aws_env = local_aws_environment(self.endpoint_url, self.workdir)
+        # (config name, environment variable, default, converter): none of these is read from the environment.
+        core = botocore.session.Session(
+            session_vars={
+                "profile": (None, None, None, None),
+                "config_file": (None, None, aws_env["AWS_CONFIG_FILE"], None),
+                "credentials_file": (None, None, aws_env["AWS_SHARED_CREDENTIALS_FILE"], None),
+            }
+        )
         return boto3.Session(
+            botocore_session=core,
             aws_access_key_id=FAKE_CREDENTIALS["AWS_ACCESS_KEY_ID"],
             aws_secret_access_key=FAKE_CREDENTIALS["AWS_SECRET_ACCESS_KEY"],
             aws_session_token=FAKE_CREDENTIALS["AWS_SESSION_TOKEN"],

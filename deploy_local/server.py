@@ -23,6 +23,8 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
+from deploy_local.cli import local_aws_environment
+
 HOST = "127.0.0.1"
 START_TIMEOUT = 30.0
 STOP_TIMEOUT = 10.0
@@ -51,7 +53,10 @@ def start_server(workdir: Path, *, python: str = sys.executable, timeout: float 
     log_file = workdir / "moto-server.log"
     state_file.unlink(missing_ok=True)
     project_root = Path(__file__).resolve().parents[1]
-    env = dict(os.environ)
+    # The server needs no AWS settings of its own: none are inherited (a profile that does not exist here would
+    # break moto's import), it gets the same fake credentials and empty config files as the CLI.
+    env = {key: value for key, value in os.environ.items() if not key.startswith(("AWS_", "CDK_DEFAULT_"))}
+    env.update(local_aws_environment(None, workdir))
     env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(project_root), env.get("PYTHONPATH")]))
     with log_file.open("wb") as log:
         process = subprocess.Popen(

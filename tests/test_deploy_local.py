@@ -16,7 +16,7 @@ from deploy_local import server as server_module
 from deploy_local.cli import CdkError, cli_environment
 from deploy_local.deployment import LocalDeployment
 from deploy_local.readback import CHECKERS, Report
-from deploy_local.server import pid_is_running, running_server, start_server, stop_server
+from deploy_local.server import MotoServer, pid_is_running, running_server, start_server, stop_server
 from tests.fixtures.deploy_update_app import STACK_NAME as UPDATE_STACK
 from tests.fixtures.deploy_update_app import VARIANTS
 
@@ -182,7 +182,8 @@ def test_the_toolkit_stack_has_its_outputs(local):
 # The server, the CLI environment and the entry point
 
 
-def test_the_server_listens_on_loopback_and_is_stopped_by_its_pid(tmp_path):
+def test_the_server_listens_on_loopback_and_is_stopped_by_its_pid(tmp_path, monkeypatch):
+    monkeypatch.setenv("AWS_PROFILE", "not-configured-here")  # inherited AWS settings do not reach the server
     server = start_server(tmp_path)
     try:
         assert pid_is_running(server.pid)
@@ -244,6 +245,16 @@ def test_the_cli_environment_holds_fake_credentials_and_the_local_endpoint_only(
     assert (tmp_path / "aws-config").read_text() == (tmp_path / "aws-credentials").read_text() == ""
     assert env["CDK_HOME"] == str(tmp_path / "cdk-home")
     assert env["PATH"].endswith(":/usr/bin")
+
+
+def test_boto3_reads_no_aws_settings_of_the_environment(tmp_path, monkeypatch):
+    monkeypatch.setenv("AWS_PROFILE", "not-configured-here")
+    monkeypatch.setenv("AWS_CONFIG_FILE", str(tmp_path / "missing"))
+    deployment = LocalDeployment(MotoServer(pid=0, port=5555, log_file=tmp_path / "log"), tmp_path)
+    session = deployment.session()
+    client = deployment.account().client("sqs")
+    assert (session.region_name, client.meta.endpoint_url) == ("us-east-1", "http://127.0.0.1:5555")
+    assert session.get_credentials().access_key == "testing"
 
 
 @pytest.mark.parametrize(

@@ -1,6 +1,7 @@
 # Two entry points do everything on a fresh machine that has python3 (>= 3.11), node/npm and make:
 #   make synth   set up, then the real `cdk synth` of the sample app into cdk.out/
 #   make test    set up, then lint, format check and the whole test suite
+# and `make deploy-local` deploys the sample app with the real CDK CLI to a local moto server and reads it back.
 # Set-up is stamp-based: it reruns only when pyproject.toml / constraints.txt / package*.json change.
 
 SHELL := /bin/bash
@@ -21,11 +22,12 @@ export CDK_DISABLE_VERSION_CHECK := true
 
 PYTEST_ARGS ?=
 
-.PHONY: help setup synth test lint format bench clean
+.PHONY: help setup synth deploy-local test lint format bench clean
 
 help:
 	@echo "make synth   set up (venv, pinned CDK CLI and Node 22) and run cdk synth of the sample app"
 	@echo "make test    set up and run lint, format check and the test suite"
+	@echo "make deploy-local  set up, cdk bootstrap + cdk deploy of the sample app to a local moto server, read back"
 	@echo "make format  apply ruff's fixes and formatting"
 	@echo "make bench   synth overhead against plain aws-cdk-lib (benchmarks/, not part of the tests)"
 	@echo "make clean   remove cdk.out and caches (keeps the installed toolchain)"
@@ -46,6 +48,12 @@ synth: setup
 	rm -rf cdk.out
 	cdk synth --quiet --no-notices
 	@ls cdk.out/*.template.json
+
+# A moto server on 127.0.0.1 (free port, stopped by its PID also on failure), the real `cdk bootstrap` and
+# `cdk deploy --all`, then every failure-handling setting read back with boto3 and compared with the template.
+# Work files (server log, cdk.out, empty AWS config) go to .deploy-local/. Exit code 1 on a mismatch.
+deploy-local: setup
+	python -m deploy_local --workdir .deploy-local
 
 lint: $(VENV_STAMP)
 	ruff check .

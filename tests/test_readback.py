@@ -1,0 +1,730 @@
+"""The read-back comparison: a fake account for every rule, and moto in-process for the boto3 reader."""
+
+import copy
+import json
+
+import boto3
+import pytest
+from moto import mock_aws
+
+from deploy_local import moto_ext
+from deploy_local.readback import (
+    ABSENT,
+    AwsAccount,
+    Resolver,
+    StackResource,
+    Unresolvable,
+    function_identity,
+    read_back,
+    read_back_stack,
+    same,
+    same_function,
+)
+
+ACCOUNT = "123456789012"
+REGION = "us-east-1"
+STACK = "Orders"
+STACK_ID = f"arn:aws:cloudformation:{REGION}:{ACCOUNT}:stack/{STACK}/0f1e2d3c"
+
+
+def arn(service, resource):
+    return f"arn:aws:{service}:{REGION}:{ACCOUNT}:{resource}"
+
+
+def queue_url(name):
+    return f"https://sqs.{REGION}.amazonaws.com/{ACCOUNT}/{name}"
+
+
+class FakeAccount:
+    """What a deployed stack looks like to the read-back, as plain dicts."""
+
+    def __init__(self):
+        self.status = "CREATE_COMPLETE"
+        self.resources = {}
+        self.attributes = {}
+        self.mappings = {}
+        self.invoke_configs = {}
+        self.functions = {}
+        self.queues = {}
+        self.subscriptions = {}
+        self.targets = {}
+        self.alarms = {}
+
+    def add(self, logical_id, resource_type, physical_id, **attributes):
+        self.resources[logical_id] = StackResource(logical_id, resource_type, physical_id, "CREATE_COMPLETE")
+        for name, value in attributes.items():
+            self.attributes[(resource_type, physical_id, name)] = value
+
+    def stack(self, stack_name):
+        return {"StackName": stack_name, "StackId": STACK_ID, "StackStatus": self.status}
+
+    def stack_resources(self, stack_name):
+        return self.resources
+
+    def attribute(self, resource_type, physical_id, attribute):
+        try:
+            return self.attributes[(resource_type, physical_id, attribute)]
+        except KeyError:
+            raise Unresolvable(f"{resource_type}.{attribute}") from None
+
+    def event_source_mapping(self, uuid):
+        return self.mappings[uuid]
+
+    def event_invoke_config(self, function_name, qualifier):
+        return self.invoke_configs.get((function_name, qualifier))
+
+    def function_configuration(self, function_name):
+        return self.functions[function_name]
+
+    def queue_attributes(self, url):
+        return self.queues[url]
+
+    def subscription_attributes(self, subscription_arn):
+        return self.subscriptions[subscription_arn]
+
+    def rule_targets(self, rule_name, event_bus_name):
+        return self.targets[(rule_name, event_bus_name)]
+
+    def metric_alarm(self, alarm_name):
+        return self.alarms.get(alarm_name)
+
+
+TEMPLATE = {
+    "Resources": {
+        "Process": {"Type": "AWS::Lambda::Function", "Properties": {"Handler": "index.handler"}},
+        "Notify": {
+            "Type": "AWS::Lambda::Function",
+            "Properties": {"DeadLetterConfig": {"TargetArn": {"Fn::GetAtt": ["DeadLetters", "Arn"]}}},
+        },
+        "Stream": {"Type": "AWS::Kinesis::Stream", "Properties": {}},
+        "Failures": {"Type": "AWS::SQS::Queue", "Properties": {"MessageRetentionPeriod": 1209600}},
+        "DeadLetters": {"Type": "AWS::SQS::Queue", "Properties": {"MessageRetentionPeriod": 1209600}},
+        "Requests": {
+            "Type": "AWS::SQS::Queue",
+            "Properties": {
+                "VisibilityTimeout": 180,
+                "RedrivePolicy": {"deadLetterTargetArn": {"Fn::GetAtt": ["DeadLetters", "Arn"]}, "maxReceiveCount": 5},
+            },
+        },
+        "StreamMapping": {
+            "Type": "AWS::Lambda::EventSourceMapping",
+            "Properties": {
+                "FunctionName": {"Ref": "Process"},
+                "EventSourceArn": {"Fn::GetAtt": ["Stream", "Arn"]},
+                "StartingPosition": "TRIM_HORIZON",
+                "BatchSize": 100,
+                "BisectBatchOnFunctionError": True,
+                "MaximumRetryAttempts": 3,
+                "MaximumRecordAgeInSeconds": 3600,
+                "FunctionResponseTypes": ["ReportBatchItemFailures"],
+                "DestinationConfig": {"OnFailure": {"Destination": {"Fn::GetAtt": ["Failures", "Arn"]}}},
+            },
+        },
+        "QueueMapping": {
+            "Type": "AWS::Lambda::EventSourceMapping",
+            "Properties": {
+                "FunctionName": {"Ref": "Process"},
+                "EventSourceArn": {"Fn::GetAtt": ["Requests", "Arn"]},
+                "BatchSize": 10,
+                "FunctionResponseTypes": ["ReportBatchItemFailures"],
+                "ScalingConfig": {"MaximumConcurrency": 5},
+            },
+        },
+        "NotifyAsync": {
+            "Type": "AWS::Lambda::EventInvokeConfig",
+            "Properties": {
+                "FunctionName": {"Ref": "Notify"},
+                "Qualifier": "$LATEST",
+                "MaximumRetryAttempts": 1,
+                "MaximumEventAgeInSeconds": 3600,
+                "DestinationConfig": {"OnFailure": {"Destination": {"Fn::GetAtt": ["Failures", "Arn"]}}},
+            },
+        },
+        "Topic": {"Type": "AWS::SNS::Topic", "Properties": {}},
+        "Subscription": {
+            "Type": "AWS::SNS::Subscription",
+            "Properties": {
+                "TopicArn": {"Ref": "Topic"},
+                "Protocol": "sqs",
+                "Endpoint": {"Fn::GetAtt": ["Failures", "Arn"]},
+                "RawMessageDelivery": True,
+                "RedrivePolicy": {"deadLetterTargetArn": {"Fn::GetAtt": ["DeadLetters", "Arn"]}},
+            },
+        },
+        "Rule": {
+            "Type": "AWS::Events::Rule",
+            "Properties": {
+                "EventPattern": {"source": ["orders"]},
+                "Targets": [
+                    {
+                        "Id": "Target0",
+                        "Arn": {"Fn::GetAtt": ["Notify", "Arn"]},
+                        "RetryPolicy": {"MaximumRetryAttempts": 3, "MaximumEventAgeInSeconds": 7200},
+                        "DeadLetterConfig": {"Arn": {"Fn::GetAtt": ["DeadLetters", "Arn"]}},
+                    }
+                ],
+            },
+        },
+        "RequestsPolicy": {"Type": "AWS::SQS::QueuePolicy", "Properties": {}},
+    }
+}
+
+
+@pytest.fixture
+def account():
+    """An account where everything was deployed exactly as TEMPLATE says."""
+    fake = FakeAccount()
+    process_arn = arn("lambda", "function:Orders-Process-1")
+    notify_arn = arn("lambda", "function:Orders-Notify-1")
+    stream_arn = arn("kinesis", "stream/Orders-Stream-1")
+    failures_arn, dead_letters_arn, requests_arn = (
+        arn("sqs", name) for name in ("Orders-Failures-1", "Orders-DeadLetters-1", "Orders-Requests-1")
+    )
+    topic_arn = arn("sns", "Orders-Topic-1")
+    subscription_arn = f"{topic_arn}:5a1b"
+    fake.add("Process", "AWS::Lambda::Function", "Orders-Process-1", Arn=process_arn)
+    fake.add("Notify", "AWS::Lambda::Function", "Orders-Notify-1", Arn=notify_arn)
+    fake.add("Stream", "AWS::Kinesis::Stream", "Orders-Stream-1", Arn=stream_arn)
+    fake.add("Failures", "AWS::SQS::Queue", queue_url("Orders-Failures-1"), Arn=failures_arn)
+    fake.add("DeadLetters", "AWS::SQS::Queue", queue_url("Orders-DeadLetters-1"), Arn=dead_letters_arn)
+    fake.add("Requests", "AWS::SQS::Queue", queue_url("Orders-Requests-1"), Arn=requests_arn)
+    fake.add("StreamMapping", "AWS::Lambda::EventSourceMapping", "uuid-stream")
+    fake.add("QueueMapping", "AWS::Lambda::EventSourceMapping", "uuid-queue")
+    fake.add("NotifyAsync", "AWS::Lambda::EventInvokeConfig", "Orders-Notify-1:$LATEST")
+    fake.add("Topic", "AWS::SNS::Topic", topic_arn)
+    fake.add("Subscription", "AWS::SNS::Subscription", subscription_arn)
+    fake.add("Rule", "AWS::Events::Rule", "Orders-Rule-1")
+    fake.functions = {"Orders-Process-1": {}, "Orders-Notify-1": {"DeadLetterConfig": {"TargetArn": dead_letters_arn}}}
+    fake.queues = {
+        queue_url("Orders-Failures-1"): {"MessageRetentionPeriod": "1209600", "VisibilityTimeout": "30"},
+        queue_url("Orders-DeadLetters-1"): {"MessageRetentionPeriod": "1209600", "VisibilityTimeout": "30"},
+        queue_url("Orders-Requests-1"): {
+            "MessageRetentionPeriod": "345600",
+            "VisibilityTimeout": "180",
+            "RedrivePolicy": json.dumps({"deadLetterTargetArn": dead_letters_arn, "maxReceiveCount": 5}),
+        },
+    }
+    fake.mappings = {
+        "uuid-stream": {
+            "FunctionArn": process_arn,
+            "EventSourceArn": stream_arn,
+            "State": "Enabled",
+            "StartingPosition": "TRIM_HORIZON",
+            "BatchSize": 100,
+            "BisectBatchOnFunctionError": True,
+            "MaximumRetryAttempts": 3,
+            "MaximumRecordAgeInSeconds": 3600,
+            "ParallelizationFactor": 1,
+            "FunctionResponseTypes": ["ReportBatchItemFailures"],
+            "DestinationConfig": {"OnFailure": {"Destination": failures_arn}},
+        },
+        "uuid-queue": {
+            "FunctionArn": process_arn,
+            "EventSourceArn": requests_arn,
+            "State": "Enabled",
+            "BatchSize": 10,
+            "MaximumBatchingWindowInSeconds": 0,
+            "FunctionResponseTypes": ["ReportBatchItemFailures"],
+            "ScalingConfig": {"MaximumConcurrency": 5},
+        },
+    }
+    fake.invoke_configs = {
+        ("Orders-Notify-1", "$LATEST"): {
+            "FunctionArn": f"{notify_arn}:$LATEST",
+            "MaximumRetryAttempts": 1,
+            "MaximumEventAgeInSeconds": 3600,
+            "DestinationConfig": {"OnSuccess": {}, "OnFailure": {"Destination": failures_arn}},
+        }
+    }
+    fake.subscriptions = {
+        subscription_arn: {
+            "TopicArn": topic_arn,
+            "Protocol": "sqs",
+            "Endpoint": failures_arn,
+            "RawMessageDelivery": "true",
+            "RedrivePolicy": json.dumps({"deadLetterTargetArn": dead_letters_arn}),
+        }
+    }
+    fake.targets = {
+        ("Orders-Rule-1", "default"): [
+            {
+                "Id": "Target0",
+                "Arn": notify_arn,
+                "RetryPolicy": {"MaximumRetryAttempts": 3, "MaximumEventAgeInSeconds": 7200},
+                "DeadLetterConfig": {"Arn": dead_letters_arn},
+            }
+        ]
+    }
+    return fake
+
+
+def checks_of(report, logical_id):
+    return {check.setting: check for check in report.checks if check.logical_id == logical_id}
+
+
+def test_a_stack_deployed_as_its_template_says_has_no_mismatches(account):
+    report = read_back_stack(STACK, TEMPLATE, account)
+    assert [check for check in report.checks if not check.ok] == []
+    assert report.not_deployed == {"RequestsPolicy": "AWS::SQS::QueuePolicy"}
+    assert report.other_resources == {"Stream": "AWS::Kinesis::Stream", "Topic": "AWS::SNS::Topic"}
+
+
+def test_every_failure_handling_resource_of_the_template_is_read_back_by_its_type(account):
+    report = read_back_stack(STACK, TEMPLATE, account)
+    kinds = {check.logical_id: check.kind for check in report.checks}
+    assert kinds == {
+        STACK: "stack",
+        "Process": "function",
+        "Notify": "function",
+        "Failures": "queue",
+        "DeadLetters": "queue",
+        "Requests": "queue",
+        "StreamMapping": "event source mapping (kinesis)",
+        "QueueMapping": "event source mapping (sqs)",
+        "NotifyAsync": "event invoke config",
+        "Subscription": "SNS subscription",
+        "Rule": "EventBridge rule",
+    }
+
+
+def test_template_values_are_resolved_to_the_deployed_arns(account):
+    stream = checks_of(read_back_stack(STACK, TEMPLATE, account), "StreamMapping")
+    assert stream["EventSourceArn"].expected == arn("kinesis", "stream/Orders-Stream-1")
+    assert stream["DestinationConfig.OnFailure.Destination"].expected == arn("sqs", "Orders-Failures-1")
+    assert stream["FunctionName"].expected == "Orders-Process-1"
+    assert stream["FunctionName"].actual == arn("lambda", "function:Orders-Process-1")
+
+
+@pytest.mark.parametrize(
+    ("where", "setting", "deployed"),
+    [
+        (("mappings", "uuid-stream", "MaximumRetryAttempts"), "MaximumRetryAttempts", 10),
+        (("mappings", "uuid-stream", "BisectBatchOnFunctionError"), "BisectBatchOnFunctionError", False),
+        (("mappings", "uuid-stream", "MaximumRecordAgeInSeconds"), "MaximumRecordAgeInSeconds", -1),
+        (("mappings", "uuid-stream", "FunctionResponseTypes"), "FunctionResponseTypes", []),
+        (("mappings", "uuid-queue", "BatchSize"), "BatchSize", 100),
+        (("mappings", "uuid-queue", "ScalingConfig"), "ScalingConfig.MaximumConcurrency", {"MaximumConcurrency": 2}),
+    ],
+)
+def test_a_mapping_setting_that_differs_is_a_mismatch(account, where, setting, deployed):
+    table, key, name = where
+    getattr(account, table)[key][name] = deployed
+    report = read_back_stack(STACK, TEMPLATE, account)
+    assert [(check.logical_id, check.setting) for check in report.checks if not check.ok] == [
+        ("StreamMapping" if key == "uuid-stream" else "QueueMapping", setting)
+    ]
+
+
+def test_a_mismatch_carries_both_values(account):
+    account.mappings["uuid-stream"]["DestinationConfig"] = {"OnFailure": {"Destination": arn("sqs", "Other")}}
+    (mismatch,) = [check for check in read_back_stack(STACK, TEMPLATE, account).checks if not check.ok]
+    assert (mismatch.setting, mismatch.expected, mismatch.actual) == (
+        "DestinationConfig.OnFailure.Destination",
+        arn("sqs", "Orders-Failures-1"),
+        arn("sqs", "Other"),
+    )
+
+
+def test_a_setting_the_template_leaves_out_must_be_the_aws_default(account):
+    del account.mappings["uuid-stream"]["ParallelizationFactor"]  # absent reads as the default
+    account.mappings["uuid-queue"]["MaximumBatchingWindowInSeconds"] = 0  # the default, explicitly
+    assert all(check.ok for check in read_back_stack(STACK, TEMPLATE, account).checks)
+
+    account.mappings["uuid-stream"]["ParallelizationFactor"] = 4
+    account.mappings["uuid-queue"]["DestinationConfig"] = {"OnFailure": {"Destination": arn("sqs", "Other")}}
+    mismatches = [
+        (c.logical_id, c.setting, c.note) for c in read_back_stack(STACK, TEMPLATE, account).checks if not c.ok
+    ]
+    assert mismatches == [
+        ("StreamMapping", "ParallelizationFactor", "AWS default"),
+        ("QueueMapping", "DestinationConfig.OnFailure.Destination", "AWS default"),
+    ]
+
+
+def test_event_invoke_config_settings_are_compared(account):
+    config = account.invoke_configs[("Orders-Notify-1", "$LATEST")]
+    config["MaximumRetryAttempts"] = 2
+    config["DestinationConfig"]["OnSuccess"] = {"Destination": arn("events", "event-bus/default")}
+    mismatches = {c.setting: c for c in read_back_stack(STACK, TEMPLATE, account).checks if not c.ok}
+    assert set(mismatches) == {"MaximumRetryAttempts", "DestinationConfig.OnSuccess.Destination"}
+    assert mismatches["DestinationConfig.OnSuccess.Destination"].expected is ABSENT
+
+
+def test_a_missing_event_invoke_config_is_a_mismatch(account):
+    account.invoke_configs.clear()
+    (mismatch,) = [c for c in read_back_stack(STACK, TEMPLATE, account).checks if not c.ok]
+    assert (mismatch.logical_id, mismatch.note) == ("NotifyAsync", "no event invoke config deployed")
+
+
+def test_a_dropped_dead_letter_config_is_a_mismatch(account):
+    account.functions["Orders-Notify-1"] = {}
+    (mismatch,) = [c for c in read_back_stack(STACK, TEMPLATE, account).checks if not c.ok]
+    assert (mismatch.logical_id, mismatch.setting, mismatch.actual) == ("Notify", "DeadLetterConfig.TargetArn", None)
+
+
+def test_an_unexpected_dead_letter_config_is_a_mismatch(account):
+    account.functions["Orders-Process-1"] = {"DeadLetterConfig": {"TargetArn": arn("sqs", "Orders-DeadLetters-1")}}
+    (mismatch,) = [c for c in read_back_stack(STACK, TEMPLATE, account).checks if not c.ok]
+    assert (mismatch.logical_id, mismatch.setting) == ("Process", "DeadLetterConfig.TargetArn")
+
+
+@pytest.mark.parametrize(
+    ("policy", "setting"),
+    [
+        ({"deadLetterTargetArn": arn("sqs", "Orders-DeadLetters-1"), "maxReceiveCount": 3}, "maxReceiveCount"),
+        ({"deadLetterTargetArn": arn("sqs", "Orders-Failures-1"), "maxReceiveCount": 5}, "deadLetterTargetArn"),
+    ],
+)
+def test_a_queue_redrive_policy_that_differs_is_a_mismatch(account, policy, setting):
+    account.queues[queue_url("Orders-Requests-1")]["RedrivePolicy"] = json.dumps(policy)
+    mismatches = [(c.logical_id, c.setting) for c in read_back_stack(STACK, TEMPLATE, account).checks if not c.ok]
+    assert mismatches == [("Requests", f"RedrivePolicy.{setting}")]
+
+
+def test_a_missing_redrive_policy_is_a_mismatch(account):
+    del account.queues[queue_url("Orders-Requests-1")]["RedrivePolicy"]
+    mismatches = [(c.logical_id, c.setting) for c in read_back_stack(STACK, TEMPLATE, account).checks if not c.ok]
+    assert mismatches == [
+        ("Requests", "RedrivePolicy.deadLetterTargetArn"),
+        ("Requests", "RedrivePolicy.maxReceiveCount"),
+    ]
+
+
+def test_a_redrive_policy_given_as_a_json_string_in_the_template_is_compared_by_content(account):
+    template = copy.deepcopy(TEMPLATE)
+    policy = template["Resources"]["Requests"]["Properties"]["RedrivePolicy"]
+    template["Resources"]["Requests"]["Properties"]["RedrivePolicy"] = {
+        "Fn::Join": ["", ['{"deadLetterTargetArn":"', policy["deadLetterTargetArn"], '","maxReceiveCount":5}']]
+    }
+    assert all(check.ok for check in read_back_stack(STACK, template, account).checks)
+
+
+def test_subscription_and_rule_target_settings_are_compared(account):
+    account.subscriptions[next(iter(account.subscriptions))]["RawMessageDelivery"] = "false"
+    account.targets[("Orders-Rule-1", "default")][0]["RetryPolicy"]["MaximumRetryAttempts"] = 185
+    mismatches = [(c.logical_id, c.setting) for c in read_back_stack(STACK, TEMPLATE, account).checks if not c.ok]
+    assert mismatches == [
+        ("Subscription", "RawMessageDelivery"),
+        ("Rule", "Targets[Target0].RetryPolicy.MaximumRetryAttempts"),
+    ]
+
+
+def test_a_missing_rule_target_is_a_mismatch(account):
+    account.targets[("Orders-Rule-1", "default")] = []
+    mismatches = [(c.logical_id, c.setting) for c in read_back_stack(STACK, TEMPLATE, account).checks if not c.ok]
+    assert mismatches == [("Rule", "Targets[Target0]")]
+
+
+def test_a_failure_handling_resource_missing_from_the_stack_is_a_mismatch(account):
+    del account.resources["StreamMapping"]
+    mismatches = [(c.logical_id, c.setting) for c in read_back_stack(STACK, TEMPLATE, account).checks if not c.ok]
+    assert mismatches == [("StreamMapping", "(resource)")]
+
+
+def test_a_stack_that_did_not_complete_is_a_mismatch(account):
+    account.status = "CREATE_FAILED"
+    mismatches = [(c.logical_id, c.setting) for c in read_back_stack(STACK, TEMPLATE, account).checks if not c.ok]
+    assert mismatches == [(STACK, "StackStatus")]
+
+
+def test_a_value_that_cannot_be_resolved_is_a_mismatch_not_a_skip(account):
+    template = copy.deepcopy(TEMPLATE)
+    template["Resources"]["StreamMapping"]["Properties"]["MaximumRetryAttempts"] = {"Fn::ImportValue": "retries"}
+    (mismatch,) = [c for c in read_back_stack(STACK, template, account).checks if not c.ok]
+    assert (mismatch.setting, mismatch.expected) == ("MaximumRetryAttempts", "(unresolvable)")
+    assert "Fn::ImportValue" in mismatch.note
+
+
+def test_a_resource_added_to_the_template_is_read_back_without_changes_here(account):
+    template = copy.deepcopy(TEMPLATE)
+    template["Resources"]["AlarmTopicQueue"] = {"Type": "AWS::SQS::Queue", "Properties": {"VisibilityTimeout": 60}}
+    template["Resources"]["Dashboard"] = {"Type": "AWS::CloudWatch::Dashboard", "Properties": {}}
+    account.add("AlarmTopicQueue", "AWS::SQS::Queue", queue_url("Orders-AlarmTopicQueue-1"))
+    account.queues[queue_url("Orders-AlarmTopicQueue-1")] = {"VisibilityTimeout": "60"}
+    report = read_back_stack(STACK, template, account)
+    assert all(check.ok for check in report.checks)
+    assert checks_of(report, "AlarmTopicQueue")["VisibilityTimeout"].expected == 60
+    assert report.not_deployed["Dashboard"] == "AWS::CloudWatch::Dashboard"
+
+
+ALARM = {
+    "Type": "AWS::CloudWatch::Alarm",
+    "Properties": {
+        "Namespace": "AWS/SQS",
+        "MetricName": "ApproximateNumberOfMessagesVisible",
+        "Dimensions": [{"Name": "QueueName", "Value": {"Fn::GetAtt": ["Failures", "QueueName"]}}],
+        "Statistic": "Maximum",
+        "Period": 60,
+        "EvaluationPeriods": 1,
+        "Threshold": 1,
+        "ComparisonOperator": "GreaterThanOrEqualToThreshold",
+        "TreatMissingData": "notBreaching",
+        "AlarmActions": [{"Ref": "Topic"}],
+    },
+}
+
+
+@pytest.fixture
+def alarmed(account):
+    template = copy.deepcopy(TEMPLATE)
+    template["Resources"]["FailuresAlarm"] = ALARM
+    account.add("FailuresAlarm", "AWS::CloudWatch::Alarm", "Orders-FailuresAlarm-1")
+    account.attributes[("AWS::SQS::Queue", queue_url("Orders-Failures-1"), "QueueName")] = "Orders-Failures-1"
+    account.alarms["Orders-FailuresAlarm-1"] = {
+        "AlarmName": "Orders-FailuresAlarm-1",
+        "Namespace": "AWS/SQS",
+        "MetricName": "ApproximateNumberOfMessagesVisible",
+        "Dimensions": [{"Name": "QueueName", "Value": "Orders-Failures-1"}],
+        "Statistic": "Maximum",
+        "Period": 60,
+        "EvaluationPeriods": 1,
+        "Threshold": 1.0,
+        "ComparisonOperator": "GreaterThanOrEqualToThreshold",
+        "TreatMissingData": "notBreaching",
+        "ActionsEnabled": True,
+        "AlarmActions": [arn("sns", "Orders-Topic-1")],
+        "OKActions": [],
+        "InsufficientDataActions": [],
+    }
+    return template, account
+
+
+def test_an_alarm_deployed_as_its_template_says_has_no_mismatches(alarmed):
+    template, account = alarmed
+    report = read_back_stack(STACK, template, account)
+    assert [check for check in report.checks if not check.ok] == []
+    assert checks_of(report, "FailuresAlarm")["Dimensions"].kind == "alarm"
+
+
+@pytest.mark.parametrize(
+    ("setting", "deployed"),
+    [
+        ("Threshold", 5.0),
+        ("Dimensions", [{"Name": "QueueName", "Value": "Orders-DeadLetters-1"}]),
+        ("TreatMissingData", "breaching"),
+        ("AlarmActions", []),
+        ("MetricName", "ApproximateAgeOfOldestMessage"),
+    ],
+)
+def test_an_alarm_setting_that_differs_is_a_mismatch(alarmed, setting, deployed):
+    template, account = alarmed
+    account.alarms["Orders-FailuresAlarm-1"][setting] = deployed
+    mismatches = [(c.logical_id, c.setting) for c in read_back_stack(STACK, template, account).checks if not c.ok]
+    assert mismatches == [("FailuresAlarm", setting)]
+
+
+def test_a_missing_alarm_is_a_mismatch(alarmed):
+    template, account = alarmed
+    account.alarms.clear()
+    mismatches = [(c.logical_id, c.setting) for c in read_back_stack(STACK, template, account).checks if not c.ok]
+    assert mismatches == [("FailuresAlarm", "(alarm)")]
+
+
+def test_the_report_renders_every_setting_and_the_verdict(account):
+    account.mappings["uuid-stream"]["MaximumRetryAttempts"] = 10
+    report = read_back_stack(STACK, TEMPLATE, account)
+    from deploy_local.readback import Report
+
+    text = Report([report]).render()
+    assert "== Orders (CREATE_COMPLETE):" in text
+    assert "1 MISMATCH(ES)" in text
+    assert "MISMATCH MaximumRetryAttempts" in text
+    assert "template 3 | deployed 10" in text
+    assert "not created by the emulator (no failure-handling settings): AWS::SQS::QueuePolicy x1" in text
+    assert text.splitlines()[-1] == f"RESULT: {len(report.checks)} settings, 1 mismatch(es)"
+
+
+# --------------------------------------------------------------------------------------------------------------
+# Resolving and comparing
+
+
+@pytest.fixture
+def resolver(account):
+    return Resolver(TEMPLATE, account.stack(STACK), account.resources, account)
+
+
+def test_resolver_handles_refs_attributes_pseudo_parameters_joins_and_subs(resolver):
+    assert resolver.resolve({"Ref": "Process"}) == "Orders-Process-1"
+    assert resolver.resolve({"Fn::GetAtt": "Stream.Arn"}) == arn("kinesis", "stream/Orders-Stream-1")
+    assert resolver.resolve({"Fn::Join": [":", [{"Ref": "AWS::Region"}, {"Ref": "AWS::AccountId"}]]}) == (
+        f"{REGION}:{ACCOUNT}"
+    )
+    assert resolver.resolve({"Fn::Sub": "arn:${AWS::Partition}:x:${Process}:${Stream.Arn}:${!Literal}"}) == (
+        f"arn:aws:x:Orders-Process-1:{arn('kinesis', 'stream/Orders-Stream-1')}:${{Literal}}"
+    )
+    assert resolver.resolve({"Fn::Sub": ["${Name}-x", {"Name": {"Ref": "AWS::StackName"}}]}) == "Orders-x"
+    assert resolver.resolve({"Fn::Select": [1, ["a", "b"]]}) == "b"
+    assert resolver.resolve({"Key": {"Ref": "AWS::NoValue"}, "Other": 1}) == {"Other": 1}
+
+
+@pytest.mark.parametrize(
+    "value",
+    [{"Ref": "NotInTheStack"}, {"Fn::GetAtt": ["Process", "SnapStartResponse"]}, {"Fn::ImportValue": "x"}],
+)
+def test_resolver_refuses_what_it_cannot_resolve(resolver, value):
+    with pytest.raises(Unresolvable):
+        resolver.resolve(value)
+
+
+@pytest.mark.parametrize(
+    ("expected", "actual", "result"),
+    [
+        (5, "5", True),
+        (True, "true", True),
+        (False, "true", False),
+        (3600, 3600.0, True),
+        ({"a": 1}, '{"a": 1}', True),
+        (["ReportBatchItemFailures"], ["ReportBatchItemFailures"], True),
+        (["A", "B"], ["B", "A"], True),
+        (None, [], True),
+        (None, "x", False),
+        ("x", None, False),
+        (0, None, False),
+        ("arn:a", "arn:b", False),
+    ],
+)
+def test_same_compares_template_and_api_representations(expected, actual, result):
+    assert same(expected, actual) is result
+
+
+def test_functions_are_the_same_by_name_and_qualifier():
+    function_arn = arn("lambda", "function:Orders-Process-1")
+    assert function_identity(function_arn) == ("Orders-Process-1", None)
+    assert function_identity(f"{ACCOUNT}:function:Orders-Process-1:live") == ("Orders-Process-1", "live")
+    assert same_function("Orders-Process-1", function_arn)
+    assert same_function("Orders-Process-1", f"{function_arn}:$LATEST")
+    assert same_function(f"{function_arn}:live", f"{function_arn}:live")
+    assert not same_function("Orders-Process-1:live", function_arn)
+    assert not same_function("Orders-Other-1", function_arn)
+
+
+# --------------------------------------------------------------------------------------------------------------
+# The boto3 reader, against moto in-process
+
+
+@pytest.fixture
+def moto_account(monkeypatch, tmp_path):
+    for name in ("AWS_PROFILE", "AWS_ENDPOINT_URL", "AWS_DEFAULT_PROFILE"):
+        monkeypatch.delenv(name, raising=False)
+    empty = tmp_path / "empty"
+    empty.write_text("")
+    for name, value in {
+        "AWS_ACCESS_KEY_ID": "testing",
+        "AWS_SECRET_ACCESS_KEY": "testing",
+        "AWS_DEFAULT_REGION": REGION,
+        "AWS_CONFIG_FILE": str(empty),
+        "AWS_SHARED_CREDENTIALS_FILE": str(empty),
+    }.items():
+        monkeypatch.setenv(name, value)
+    with moto_ext.applied(), mock_aws():
+        yield AwsAccount(boto3.Session(region_name=REGION))
+
+
+QUEUE_TEMPLATE = {
+    "Resources": {
+        "DeadLetters": {"Type": "AWS::SQS::Queue", "Properties": {"MessageRetentionPeriod": 1209600}},
+        "Requests": {
+            "Type": "AWS::SQS::Queue",
+            "Properties": {
+                "VisibilityTimeout": 180,
+                "RedrivePolicy": {"deadLetterTargetArn": {"Fn::GetAtt": ["DeadLetters", "Arn"]}, "maxReceiveCount": 5},
+            },
+        },
+    }
+}
+
+
+def write_assembly(directory, stack_name, template):
+    directory.mkdir()
+    (directory / f"{stack_name}.template.json").write_text(json.dumps(template))
+    (directory / "manifest.json").write_text(
+        json.dumps(
+            {
+                "artifacts": {
+                    stack_name: {
+                        "type": "aws:cloudformation:stack",
+                        "properties": {"templateFile": f"{stack_name}.template.json"},
+                    }
+                }
+            }
+        )
+    )
+    return directory
+
+
+def test_the_boto3_reader_finds_a_queue_changed_behind_the_template(moto_account, tmp_path):
+    cdk_out = write_assembly(tmp_path / "cdk.out", "Queues", QUEUE_TEMPLATE)
+    moto_account.client("cloudformation").create_stack(StackName="Queues", TemplateBody=json.dumps(QUEUE_TEMPLATE))
+    report = read_back(cdk_out, moto_account)
+    assert report.ok, report.render()
+    assert checks_of(report, "Requests")["RedrivePolicy.maxReceiveCount"].actual == 5
+
+    url = moto_account.stack_resources("Queues")["Requests"].physical_id
+    dead_letters = moto_account.attribute(
+        "AWS::SQS::Queue", moto_account.stack_resources("Queues")["DeadLetters"].physical_id, "Arn"
+    )
+    moto_account.client("sqs").set_queue_attributes(
+        QueueUrl=url,
+        Attributes={"RedrivePolicy": json.dumps({"deadLetterTargetArn": dead_letters, "maxReceiveCount": 9})},
+    )
+    report = read_back(cdk_out, moto_account)
+    assert [(c.logical_id, c.setting, c.expected, c.actual) for c in report.mismatches] == [
+        ("Requests", "RedrivePolicy.maxReceiveCount", 5, 9)
+    ]
+    assert not report.ok
+
+
+def test_the_boto3_reader_compares_alarms_metric_math_included(moto_account, tmp_path):
+    from tests.test_moto_ext import ALARMS
+
+    template = {"Resources": ALARMS["Resources"]}
+    cdk_out = write_assembly(tmp_path / "cdk.out", "Alarms", template)
+    moto_account.client("cloudformation").create_stack(StackName="Alarms", TemplateBody=json.dumps(template))
+    report = read_back(cdk_out, moto_account)
+    assert report.ok, report.render()
+    assert report.coverage()["alarm"] == 2
+    assert checks_of(report, "ErrorRate")["Metrics"].actual
+
+    visible = moto_account.stack_resources("Alarms")["Visible"].physical_id
+    moto_account.client("cloudwatch").put_metric_alarm(
+        AlarmName=visible,
+        Namespace="AWS/SQS",
+        MetricName="ApproximateNumberOfMessagesVisible",
+        Dimensions=[{"Name": "QueueName", "Value": "another-queue"}],
+        Statistic="Maximum",
+        Period=60,
+        EvaluationPeriods=1,
+        Threshold=1,
+        ComparisonOperator="GreaterThanOrEqualToThreshold",
+        TreatMissingData="notBreaching",
+    )
+    mismatches = [(c.logical_id, c.setting) for c in read_back(cdk_out, moto_account).mismatches]
+    assert mismatches == [("Visible", "Dimensions"), ("Visible", "AlarmActions")]
+
+
+def test_metric_math_queries_are_compared_by_content():
+    from deploy_local.readback import same_metric_queries
+
+    template = [
+        {"Id": "rate", "Expression": "e / i"},
+        {
+            "Id": "e",
+            "ReturnData": False,
+            "MetricStat": {"Metric": {"Namespace": "N", "MetricName": "M"}, "Stat": "Sum", "Period": 60},
+        },
+    ]
+    deployed = [
+        {
+            "Id": "e",
+            "ReturnData": False,
+            "MetricStat": {
+                "Metric": {"Namespace": "N", "MetricName": "M", "Dimensions": []},
+                "Stat": "Sum",
+                "Period": 60,
+            },
+        },
+        {"Id": "rate", "Expression": "e / i", "ReturnData": True},
+    ]
+    assert same_metric_queries(template, deployed)
+    deployed[0]["MetricStat"]["Stat"] = "Average"
+    assert not same_metric_queries(template, deployed)

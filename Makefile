@@ -21,6 +21,8 @@ export CDK_DISABLE_CLI_TELEMETRY := true
 export CDK_DISABLE_VERSION_CHECK := true
 
 PYTEST_ARGS ?=
+# Two workers halve the suite's wall time on a 2-core machine (jsii starts once per worker).
+PYTEST_WORKERS ?= auto
 
 .PHONY: help setup synth deploy-local test lint format bench clean
 
@@ -60,7 +62,7 @@ lint: $(VENV_STAMP)
 	ruff format --check .
 
 test: setup lint
-	pytest $(PYTEST_ARGS)
+	pytest -n $(PYTEST_WORKERS) $(PYTEST_ARGS)
 
 format: $(VENV_STAMP)
 	ruff check --fix .

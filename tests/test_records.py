@@ -31,7 +31,7 @@ from tests.runtime_support import fixture_text, load_fixture
 UTC = dt.UTC
 
 
-def test_the_worktree_copy_of_the_package_is_under_test():
+def test_the_package_under_test_is_this_checkout():
     assert Path(constructs_lib.__file__).parent.parent == Path(__file__).parent.parent
 
 

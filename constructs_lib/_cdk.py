@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import weakref
 from typing import Any
 
 import aws_cdk as cdk
@@ -9,18 +10,29 @@ from constructs import IConstruct
 
 from constructs_lib.limits import UNRESOLVED, CheckedValue
 
+# A construct's path never changes, and most constructs share a few scopes (a stack): remember each scope's path
+# instead of asking jsii again, for as long as the scope lives.
+_SCOPE_PATHS: weakref.WeakKeyDictionary[IConstruct, str] = weakref.WeakKeyDictionary()
+
 
 def child_path(scope: IConstruct, id: str) -> str:
     """The path a construct `id` under `scope` will have, known before it is created."""
-    parent = scope.node.path
+    parent = _SCOPE_PATHS.get(scope)
+    if parent is None:
+        parent = _SCOPE_PATHS[scope] = scope.node.path
     return f"{parent}/{id}" if parent else id
+
+
+# CDK encodes a number token as a huge negative double; any number above this is a plain value, which saves a
+# round trip to jsii for every setting checked.
+_NUMBER_TOKEN_CEILING = -1e280
 
 
 def number_or_unresolved(value: Any) -> CheckedValue:
     """A plain number as is, a token as UNRESOLVED, None as None; anything else is passed through to be rejected."""
     if value is None:
         return None
-    if isinstance(value, int | float) and not isinstance(value, bool) and cdk.Token.is_unresolved(value):
+    if isinstance(value, float) and value < _NUMBER_TOKEN_CEILING and cdk.Token.is_unresolved(value):
         return UNRESOLVED
     return value
 
@@ -39,3 +51,11 @@ def seconds_or_unresolved(duration: cdk.Duration | None) -> CheckedValue:
 
 def is_resolved_str(value: str | None) -> bool:
     return value is not None and not cdk.Token.is_unresolved(value)
+
+
+def has_member(obj: Any, name: str) -> bool:
+    """Whether `obj` has the property or method `name`, asked of its class so that nothing is read (a read is a
+    round trip to jsii). jsii's dynamic interface proxies keep their members on the instance."""
+    if hasattr(type(obj), name):
+        return True
+    return type(obj).__name__ == "InterfaceDynamicProxy" and hasattr(obj, name)

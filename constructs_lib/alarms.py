@@ -156,6 +156,9 @@ def queue_retention_seconds(queue: sqs.IQueue) -> CheckedValue:
     unknown (an imported queue), UNRESOLVED for a token."""
     if not isinstance(queue, sqs.Queue):
         return None
+    known = getattr(queue, "retention_seconds", None)  # a FailureQueue knows it without asking jsii
+    if known is not None:
+        return known
     value = queue.node.default_child.message_retention_period
     return SQS_DEFAULT_RETENTION_SECONDS if value is None else number_or_unresolved(value)
 

@@ -25,15 +25,9 @@ from constructs_lib.limits import (
 )
 from constructs_lib.targets import Target, checked_target, describe_object, resolve_target
 
-_REGISTRY_ATTRIBUTE = "_constructs_lib_async_invocations"
-
-
-def _registry(scope: IConstruct) -> dict[str, str]:
-    """Async configurations made by this library in one app: subject path -> AsyncInvocation path."""
-    root = scope.node.root
-    if not hasattr(root, _REGISTRY_ATTRIBUTE):
-        setattr(root, _REGISTRY_ATTRIBUTE, {})
-    return getattr(root, _REGISTRY_ATTRIBUTE)
+# The AsyncInvocation that configured a Function, Version or Alias is kept on that object, so a second one for
+# the same qualifier is caught without walking the construct tree.
+_CONFIGURED_BY = "_constructs_lib_async_invocation"
 
 
 class AsyncInvocation(Construct):
@@ -125,7 +119,7 @@ class AsyncInvocation(Construct):
         assert subject is not None  # a missing subject is a violation above
 
         super().__init__(scope, id)
-        _registry(self)[subject.path] = self.node.path
+        setattr(subject.given, _CONFIGURED_BY, self)
         self.function = function
         self.qualifier = subject.qualifier
         self.failure_queue: FailureQueue | None = None
@@ -158,7 +152,7 @@ class AsyncInvocation(Construct):
         self.dead_letter_target = dlq_target
         for target in (success_target, failure_target, dlq_target):
             if target is not None:
-                grant_statements(self, subject, target.statements, target.describe())
+                grant_statements(self, subject, target.statements, target.describe)
 
         self.alarms: list[cloudwatch.Alarm] = []
         if alarms:
@@ -231,10 +225,10 @@ class AsyncInvocation(Construct):
             )
         plain_queues = {"OnFailure": self.on_failure_target.construct if self.on_failure_target else None}
         plain_queues["DeadLetterQueue"] = dead_letter_home
-        seen: set[str] = set()
+        seen: set[int] = set()
         for prefix, home in plain_queues.items():
-            if needs_queue_alarms(home) and home.node.path not in seen:
-                seen.add(home.node.path)
+            if needs_queue_alarms(home) and id(home) not in seen:
+                seen.add(id(home))
                 created += alarm_lib.queue_alarms(self, home, id_prefix=prefix)
         return created
 
@@ -252,7 +246,7 @@ class AsyncInvocation(Construct):
     ) -> list[Violation]:
         if subject is None:
             return [Violation(path, "function", "a lambda Function, Version or Alias", describe_object(function))]
-        existing = _registry(scope).get(subject.path)
+        existing = getattr(subject.given, _CONFIGURED_BY, None)
         if existing is not None:
             return [
                 Violation(
@@ -260,7 +254,7 @@ class AsyncInvocation(Construct):
                     "function",
                     "a function whose asynchronous invocation is not configured yet (one configuration per "
                     "function and qualifier)",
-                    f"{subject.describe()}, already configured by {existing}",
+                    f"{subject.describe()}, already configured by {existing.node.path}",
                 )
             ]
         if subject.given.node.try_find_child("EventInvokeConfig") is not None:

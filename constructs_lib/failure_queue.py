@@ -9,10 +9,10 @@ from aws_cdk import aws_cloudwatch as cloudwatch
 from aws_cdk import aws_sqs as sqs
 from constructs import Construct
 
-from constructs_lib._cdk import child_path
+from constructs_lib._cdk import child_path, has_member, seconds_or_unresolved
 from constructs_lib.alarms import add_alarm_actions, check_alarms_flag, queue_alarms
 from constructs_lib.errors import Violation, raise_if_any
-from constructs_lib.limits import SQS_MAX_RETENTION_SECONDS
+from constructs_lib.limits import SQS_MAX_RETENTION_SECONDS, CheckedValue
 
 FAILURE_RETENTION = cdk.Duration.seconds(SQS_MAX_RETENTION_SECONDS)  # 14 days
 
@@ -58,7 +58,7 @@ def check_failure_home(
 def needs_queue_alarms(home: Any) -> bool:
     """Whether a failure home is an SQS queue that is not a FailureQueue: a FailureQueue alarms on itself, any
     other queue gets its two queue alarms from the construct that sends failures to it."""
-    return home is not None and hasattr(home, "queue_arn") and not isinstance(home, FailureQueue)
+    return home is not None and has_member(home, "queue_arn") and not isinstance(home, FailureQueue)
 
 
 class FailureQueue(sqs.Queue):
@@ -104,6 +104,12 @@ class FailureQueue(sqs.Queue):
         if "encryption" not in props and "encryption_master_key" not in props:
             props["encryption"] = sqs.QueueEncryption.SQS_MANAGED
         super().__init__(scope, id, **props)
+        self.retention_seconds: CheckedValue = (
+            seconds_or_unresolved(queue_props["retention_period"])
+            if "retention_period" in queue_props
+            else SQS_MAX_RETENTION_SECONDS
+        )
+        """How long the queue keeps a failure record, in seconds (UNRESOLVED for a token)."""
 
         if queue_props.get("dead_letter_queue") is None:
             reason = (

@@ -13,7 +13,7 @@ from aws_cdk import aws_sqs as sqs
 from constructs import Construct
 
 from constructs_lib import alarms as alarm_lib
-from constructs_lib._cdk import child_path, number_or_unresolved, seconds_or_unresolved
+from constructs_lib._cdk import child_path, has_member, number_or_unresolved, seconds_or_unresolved
 from constructs_lib._mapping import check_filters, filter_criteria, mapping_function_name, no_on_success
 from constructs_lib.errors import Violation, raise_if_any
 from constructs_lib.failure_queue import needs_queue_alarms
@@ -133,7 +133,7 @@ class QueueConsumer(Construct):
         violations += check_filters(filters, path=path)
 
         owned = isinstance(queue, sqs.Queue)
-        if not hasattr(queue, "queue_arn"):
+        if not has_member(queue, "queue_arn"):
             violations.append(Violation(path, "queue", "an SQS queue", describe_object(queue)))
             raise_if_any(violations)
         fifo = queue.fifo if owned else None
@@ -213,7 +213,7 @@ class QueueConsumer(Construct):
                 for statement in kms_statements(queue.encryption_master_key)
             ],
         ]
-        grant_statements(self, subject, statements, f"SQS queue {queue.node.path}")
+        grant_statements(self, subject, statements, lambda: f"SQS queue {queue.node.path}")
 
         self.alarms: list[cloudwatch.Alarm] = []
         if alarms and needs_queue_alarms(self.dead_letter_queue):

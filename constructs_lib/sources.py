@@ -9,6 +9,7 @@ GetShardIterator, DescribeStream, ListStreams on the table's stream; plus kms:De
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import cached_property
 from typing import Any
 
 from aws_cdk import aws_iam as iam
@@ -16,7 +17,7 @@ from aws_cdk import aws_kinesis as kinesis
 from aws_cdk import aws_kms as kms
 from constructs import IConstruct
 
-from constructs_lib._cdk import number_or_unresolved
+from constructs_lib._cdk import has_member, number_or_unresolved
 from constructs_lib.limits import (
     DYNAMODB_STREAM_READ_ACTIONS,
     DYNAMODB_STREAM_RETENTION_SECONDS,
@@ -41,6 +42,10 @@ class StreamSource:
         return self.kind == KINESIS
 
     def describe(self) -> str:
+        return self._description
+
+    @cached_property
+    def _description(self) -> str:
         return f"{self.kind} {self.construct.node.path}"
 
     def retention_seconds(self) -> CheckedValue:
@@ -77,9 +82,9 @@ def dynamodb_source(table: Any) -> StreamSource:
 
 def stream_source(obj: Any) -> StreamSource | None:
     """The source for a kinesis.IStream or a dynamodb table (ITable/TableV2); None for anything else."""
-    if hasattr(obj, "stream_arn") and hasattr(obj, "stream_name"):
+    if has_member(obj, "stream_arn") and has_member(obj, "stream_name"):
         return kinesis_source(obj)
-    if hasattr(obj, "table_arn") and hasattr(obj, "table_stream_arn"):
+    if has_member(obj, "table_arn") and has_member(obj, "table_stream_arn"):
         return dynamodb_source(obj)
     return None
 

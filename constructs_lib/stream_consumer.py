@@ -241,9 +241,9 @@ class StreamConsumer(Construct):
         statements = source_info.read_statements()
         if self.stream_consumer is not None:
             statements += fan_out_statements(self.stream_consumer.attr_consumer_arn)
-        grant_statements(self, subject, statements, source_info.describe())
+        grant_statements(self, subject, statements, source_info.describe)
         if failure_target is not None:
-            grant_statements(self, subject, failure_target.statements, failure_target.describe())
+            grant_statements(self, subject, failure_target.statements, failure_target.describe)
 
         self.alarms: list[cloudwatch.Alarm] = []
         if alarms:

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from functools import cached_property
 from typing import Any
 
 from aws_cdk import aws_iam as iam
@@ -25,7 +26,7 @@ from aws_cdk import aws_sns as sns
 from aws_cdk import aws_sqs as sqs
 from constructs import IConstruct
 
-from constructs_lib._cdk import is_resolved_str
+from constructs_lib._cdk import has_member, is_resolved_str
 from constructs_lib.errors import Violation
 from constructs_lib.limits import DELIVERY_ACTIONS, DESTINATIONS, KMS_WRITE_ACTIONS, DestinationKind, check_destination
 
@@ -34,14 +35,17 @@ from constructs_lib.limits import DELIVERY_ACTIONS, DESTINATIONS, KMS_WRITE_ACTI
 class Target:
     kind: DestinationKind
     arn: str
-    label: str
     fifo: bool | None
     construct: IConstruct
     statements: tuple[iam.PolicyStatement, ...] = field(repr=False)
 
     def describe(self) -> str:
-        """For error messages: the kind and where it is, e.g. 'SQS queue Orders/Failures'."""
-        return f"{self.kind} {self.label}"
+        """For messages: the kind and where it is, e.g. 'SQS queue Orders/Failures'."""
+        return self._description
+
+    @cached_property
+    def _description(self) -> str:
+        return f"{self.kind} {self.construct.node.path}"
 
 
 def _allow(actions: tuple[str, ...] | list[str], *resources: str) -> iam.PolicyStatement:
@@ -75,7 +79,6 @@ def queue_target(queue: sqs.IQueue) -> Target:
     return Target(
         DestinationKind.SQS_QUEUE,
         queue.queue_arn,
-        queue.node.path,
         fifo,
         queue,
         (
@@ -90,7 +93,6 @@ def topic_target(topic: sns.ITopic) -> Target:
     return Target(
         DestinationKind.SNS_TOPIC,
         topic.topic_arn,
-        topic.node.path,
         fifo,
         topic,
         (
@@ -104,7 +106,6 @@ def function_target(function: lambda_.IFunction) -> Target:
     return Target(
         DestinationKind.LAMBDA_FUNCTION,
         function.function_arn,
-        function.node.path,
         None,
         function,
         (_allow(DELIVERY_ACTIONS[DestinationKind.LAMBDA_FUNCTION], function.function_arn),),
@@ -115,7 +116,6 @@ def event_bus_target(bus: Any) -> Target:
     return Target(
         DestinationKind.EVENT_BUS,
         bus.event_bus_arn,
-        bus.node.path,
         None,
         bus,
         (_allow(DELIVERY_ACTIONS[DestinationKind.EVENT_BUS], bus.event_bus_arn),),
@@ -126,7 +126,6 @@ def bucket_target(bucket: Any) -> Target:
     return Target(
         DestinationKind.S3_BUCKET,
         bucket.bucket_arn,
-        bucket.node.path,
         None,
         bucket,
         (
@@ -150,7 +149,7 @@ _BY_ATTRIBUTE: tuple[tuple[str, Callable[[Any], Target]], ...] = (
 def resolve_target(obj: Any) -> Target | None:
     """The Target for a queue, topic, function (incl. Version/Alias), event bus or bucket; None otherwise."""
     for attribute, build in _BY_ATTRIBUTE:
-        if hasattr(obj, attribute):
+        if has_member(obj, attribute):
             return build(obj)
     return None
 
@@ -168,5 +167,9 @@ def checked_target(obj: Any, rule_key: str, *, path: str, setting: str) -> tuple
     if obj is None:
         return None, []
     target = resolve_target(obj)
-    kind, fifo, given = (target.kind, target.fifo, target.describe()) if target else (None, None, describe_object(obj))
-    return target, check_destination(DESTINATIONS[rule_key], kind, fifo=fifo, given=given, path=path, setting=setting)
+    kind, fifo = (target.kind, target.fifo) if target else (None, None)
+    rule = DESTINATIONS[rule_key]
+    if not check_destination(rule, kind, fifo=fifo, given="", path=path, setting=setting):
+        return target, []  # describing the target costs jsii round trips: only for a message
+    given = target.describe() if target else describe_object(obj)
+    return target, check_destination(rule, kind, fifo=fifo, given=given, path=path, setting=setting)

@@ -254,3 +254,27 @@ def test_helper_ignores_rules_and_warnings_on_request(stacks):
         failure_handling_findings(template, ignore=["Nope"])
     with pytest.raises(TypeError, match=r"expected an aws_cdk\.assertions\.Template"):
         failure_handling_findings(42)
+
+
+def test_audit_shows_values_it_cannot_resolve_instead_of_failing(tmp_path, capsys):
+    template = {
+        "Parameters": {"Retries": {"Type": "Number"}},
+        "Resources": {
+            "Fn": {"Type": "AWS::Lambda::Function", "Properties": {"Role": {"Fn::ImportValue": "SharedRole"}}},
+            "Config": {
+                "Type": "AWS::Lambda::EventInvokeConfig",
+                "Properties": {
+                    "FunctionName": {"Ref": "Fn"},
+                    "Qualifier": "$LATEST",
+                    "MaximumRetryAttempts": {"Ref": "Retries"},
+                    "DestinationConfig": {"OnFailure": {"Destination": {"Fn::ImportValue": "SharedFailureQueueArn"}}},
+                },
+            },
+        },
+    }
+    (tmp_path / "t.template.json").write_text(json.dumps(template))
+    assert audit_main([str(tmp_path / "t.template.json")]) == 0
+    out = capsys.readouterr().out
+    assert "async $LATEST retries        parameter Retries" in out
+    assert 'async $LATEST on failure     intrinsic {"Fn::ImportValue":"SharedFailureQueueArn"}' in out
+    assert "findings: none" in out

@@ -115,8 +115,9 @@ def _resource_matches(view: TemplateView, pattern_value: Any, resource: str) -> 
         return True  # an intrinsic that cannot be followed: do not claim the grant is missing
     if matches(pattern, resource):
         return True
-    # A literal wildcard ARN of the resource's service may well cover a resource known only by its logical id.
-    if "*" in pattern and resource.startswith("${"):
+    # A literal wildcard ARN of the resource's service may well cover a resource known only by its logical id;
+    # a pattern that names another resource of the template does not.
+    if "*" in pattern and "${" not in pattern and resource.startswith("${"):
         resource_type = view.type_of(resource[2:].split("}", 1)[0].split(".", 1)[0]) or ""
         service = resource_type.split("::")[1].lower() if resource_type.count("::") == 2 else None
         return service is not None and arn_service(pattern) == service
@@ -133,3 +134,14 @@ def _statement_allows(view: TemplateView, statement: Mapping[str, Any], action: 
     if "NotResource" in statement:
         return not any(_resource_matches(view, p, resource) for p in _as_list(statement["NotResource"]))
     return any(_resource_matches(view, p, resource) for p in _as_list(statement.get("Resource")))
+
+
+def statements_granting(view: TemplateView, action: str, resource: str) -> list[Mapping[str, Any]]:
+    """Allow statements of any role or policy of the template that cover `action` on `resource`."""
+    documents: list[Any] = []
+    for _, role in view.of_type(ROLE):
+        policies = role.get("Policies")
+        documents += [p.get("PolicyDocument") for p in (policies if isinstance(policies, list) else [])
+                      if isinstance(p, Mapping)]
+    documents += [policy.get("PolicyDocument") for _, policy in view.of_type(POLICY, MANAGED_POLICY)]
+    return [s for document in documents for s in _statements(document) if _statement_allows(view, s, action, resource)]

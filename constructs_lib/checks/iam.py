@@ -141,7 +141,8 @@ def statements_granting(view: TemplateView, action: str, resource: str) -> list[
     documents: list[Any] = []
     for _, role in view.of_type(ROLE):
         policies = role.get("Policies")
-        documents += [p.get("PolicyDocument") for p in (policies if isinstance(policies, list) else [])
-                      if isinstance(p, Mapping)]
+        documents += [
+            p.get("PolicyDocument") for p in (policies if isinstance(policies, list) else []) if isinstance(p, Mapping)
+        ]
     documents += [policy.get("PolicyDocument") for _, policy in view.of_type(POLICY, MANAGED_POLICY)]
     return [s for document in documents for s in _statements(document) if _statement_allows(view, s, action, resource)]

@@ -268,7 +268,7 @@ class TemplateView:
         return None
 
     def _canonical(self, rendered: str) -> str:
-        """"arn:...:sqs:${AWS::Region}:${AWS::AccountId}:${Queue.QueueName}" is the queue itself: "${Queue}"."""
+        """ "arn:...:sqs:${AWS::Region}:${AWS::AccountId}:${Queue.QueueName}" is the queue itself: "${Queue}"."""
         match = _ARN_AROUND_NAME.match(rendered)
         if match is None:
             match = re.match(r"^arn:[^:]*:(s3):::()\$\{([A-Za-z0-9]+)\}(.*)$", rendered)

@@ -236,13 +236,37 @@ def expand_sam(template: dict[str, Any], name: str) -> tuple[dict[str, Any], dic
     return expanded, _sam_names(template["Resources"], expanded["Resources"])
 
 
-def to_cloudformation(document: Any, name: str) -> tuple[dict[str, Any], dict[str, str], list[str]]:
-    """A parsed document as the CloudFormation template it deploys as, with SAM names and notes."""
+def _include_local_files(value: Any, base: Path | None, name: str, notes: list[str], depth: int = 0) -> Any:
+    """`Fn::Transform: {Name: AWS::Include, Parameters: {Location: <a local file>}}` replaced by that file, as
+    `sam deploy` / `aws cloudformation package` upload it; anything else is left for the caller to refuse."""
+    if depth > 100:
+        return value
+    if isinstance(value, list):
+        return [_include_local_files(item, base, name, notes, depth + 1) for item in value]
+    if not isinstance(value, dict):
+        return value
+    transform = value.get("Fn::Transform") if len(value) == 1 else None
+    if isinstance(transform, dict) and transform.get("Name") == "AWS::Include" and base is not None:
+        location = (transform.get("Parameters") or {}).get("Location") if isinstance(transform, dict) else None
+        path = _local_path(location, base)
+        if path is not None and depth < 50:
+            included = _read(path)
+            notes.append(f"AWS::Include of {location} read from {path}")
+            return _include_local_files(included, path.parent, name, notes, depth + 1)
+        return value
+    return {key: _include_local_files(item, base, name, notes, depth + 1) for key, item in value.items()}
+
+
+def to_cloudformation(
+    document: Any, name: str, base: Path | None = None
+) -> tuple[dict[str, Any], dict[str, str], list[str]]:
+    """A parsed document as the CloudFormation template it deploys as, with SAM names and notes. `base` is the
+    folder that local files it includes are relative to."""
     if not is_template(document):
         raise AuditInputError(f"{name}: not a CloudFormation template (no Resources section)")
-    template: dict[str, Any] = dict(document)
     names: dict[str, str] = {}
     notes: list[str] = []
+    template: dict[str, Any] = _include_local_files(dict(document), base, name, notes)
     transforms = _transforms(template)
     for transform in transforms:
         if transform == LANGUAGE_EXTENSIONS:
@@ -254,18 +278,25 @@ def to_cloudformation(document: Any, name: str) -> tuple[dict[str, Any], dict[st
             shown = transform if isinstance(transform, str) else json.dumps(transform)[:80]
             raise AuditInputError(f"{name}: the transform {shown} cannot be expanded here")
     if _contains_key(template["Resources"], "Fn::Transform"):
-        raise AuditInputError(f"{name}: Fn::Transform (a macro or AWS::Include) cannot be expanded here")
-    if SAM_TRANSFORM in transforms:
+        raise AuditInputError(
+            f"{name}: Fn::Transform (a macro, or AWS::Include of a file that is not here) cannot be expanded here"
+        )
+    has_sam_resources = any(
+        isinstance(resource, Mapping) and str(resource.get("Type", "")).startswith("AWS::Serverless::")
+        for resource in template["Resources"].values()
+    )
+    if SAM_TRANSFORM in transforms or has_sam_resources:
         import samtranslator
 
         template, names = expand_sam(template, name)
-        notes.append(f"SAM template, expanded with aws-sam-translator {samtranslator.__version__}")
+        declared = "" if SAM_TRANSFORM in transforms else f" (its Transform: {SAM_TRANSFORM} is not declared)"
+        notes.append(f"SAM template{declared}, expanded with aws-sam-translator {samtranslator.__version__}")
     return template, names, notes
 
 
 def load_template(path: Path) -> dict[str, Any]:
     """One template file as CloudFormation (SAM expanded)."""
-    template, _, _ = to_cloudformation(_read(path), str(path))
+    template, _, _ = to_cloudformation(_read(path), str(path), path.parent)
     return template
 
 
@@ -332,7 +363,7 @@ def _document(
 ) -> Iterator[Document]:
     try:
         original = _read(path)
-        template, names, notes = to_cloudformation(original, name)
+        template, names, notes = to_cloudformation(original, name, path.parent)
     except AuditInputError as error:
         inputs.problems.append(str(error))
         return

@@ -51,6 +51,13 @@ def async_invoked_functions(view: TemplateView) -> dict[str, str]:
         function_id = view.function_id(properties.get("FunctionName"))
         if function_id is not None and isinstance(principal, str) and principal in ASYNC_PRINCIPALS:
             found.setdefault(function_id, f"{principal} may invoke it ({logical_id})")
+    # A destination function is invoked asynchronously ("Introducing AWS Lambda Destinations", AWS Compute Blog).
+    for logical_id, properties, _ in view.invoke_configs:
+        for role in ("OnSuccess", "OnFailure"):
+            destination = as_mapping(as_mapping(properties.get("DestinationConfig")).get(role)).get("Destination")
+            function_id = view.function_id(destination) if destination else None
+            if function_id is not None:
+                found.setdefault(function_id, f"it is the {role} destination of {logical_id}")
     for logical_id, properties in view.of_type("AWS::SNS::Subscription"):
         function_id = view.function_id(properties.get("Endpoint"))
         if function_id is not None and properties.get("Protocol") == "lambda":

@@ -34,6 +34,11 @@ class Source:
     folder: bool = False  # the template includes files beside it (AWS::Include): read the whole folder
 
 
+def integ(pattern: str, name: str) -> str:
+    """The path of an AWS Solutions Constructs integration test snapshot."""
+    return f"source/patterns/@aws-solutions-constructs/{pattern}/test/integ.{name}.js.snapshot/{name}.template.json"
+
+
 SOURCES = [
     Source(
         "aws-samples/serverless-patterns",
@@ -419,7 +424,7 @@ SOURCES = [
     ),
     Source(
         "awslabs/aws-solutions-constructs",
-        "source/patterns/@aws-solutions-constructs/aws-kinesisstreams-lambda/test/integ.kinlam-no-arguments.js.snapshot/kinlam-no-arguments.template.json",
+        integ("aws-kinesisstreams-lambda", "kinlam-no-arguments"),
         "33c062fd06edcd28fbf0a135f5f0af9f27c41b9c",
         {
             ("NoReportBatchItemFailures", "testkinesisstreamslambdaLambdaFunctionKinesisEventSourcekinlamnoargumentstestkinesisstreamslambdaKinesisStreamB15C5952638E81E3"),
@@ -428,7 +433,7 @@ SOURCES = [
     ),
     Source(
         "awslabs/aws-solutions-constructs",
-        "source/patterns/@aws-solutions-constructs/aws-kinesisstreams-lambda/test/integ.kinlam-existing.js.snapshot/kinlam-existing.template.json",
+        integ("aws-kinesisstreams-lambda", "kinlam-existing"),
         "33c062fd06edcd28fbf0a135f5f0af9f27c41b9c",
         {
             ("RecordAgeBeyondRetention", "testfnKinesisEventSourcekinlamexistingteststream6B91D22533D472A8"),
@@ -436,7 +441,7 @@ SOURCES = [
     ),
     Source(
         "awslabs/aws-solutions-constructs",
-        "source/patterns/@aws-solutions-constructs/aws-dynamodbstreams-lambda/test/integ.dbslam-no-arguments.js.snapshot/dbslam-no-arguments.template.json",
+        integ("aws-dynamodbstreams-lambda", "dbslam-no-arguments"),
         "33c062fd06edcd28fbf0a135f5f0af9f27c41b9c",
         {
             ("NoReportBatchItemFailures", "testdynamodbstreamslambdaLambdaFunctionDynamoDBEventSourcedbslamnoargumentstestdynamodbstreamslambdaDynamoTable052A32715F190F5F"),
@@ -444,7 +449,7 @@ SOURCES = [
     ),
     Source(
         "awslabs/aws-solutions-constructs",
-        "source/patterns/@aws-solutions-constructs/aws-sqs-lambda/test/integ.sqslam-deployFunction.js.snapshot/sqslam-deployFunction.template.json",
+        integ("aws-sqs-lambda", "sqslam-deployFunction"),
         "33c062fd06edcd28fbf0a135f5f0af9f27c41b9c",
         {
             ("NoReportBatchItemFailures", "testsqslambdaLambdaFunctionSqsEventSourcesqslamdeployFunctiontestsqslambdaqueueAA417393CB51C9D9"),
@@ -453,7 +458,7 @@ SOURCES = [
     ),
     Source(
         "awslabs/aws-solutions-constructs",
-        "source/patterns/@aws-solutions-constructs/aws-sqs-lambda/test/integ.sqslam-deployFifoQueue.js.snapshot/sqslam-deployFifoQueue.template.json",
+        integ("aws-sqs-lambda", "sqslam-deployFifoQueue"),
         "33c062fd06edcd28fbf0a135f5f0af9f27c41b9c",
         {
             ("NoReportBatchItemFailures", "testsqslambdafifoLambdaFunctionSqsEventSourcesqslamdeployFifoQueuetestsqslambdafifoqueue471FB9167780560F"),
@@ -461,7 +466,7 @@ SOURCES = [
     ),
     Source(
         "awslabs/aws-solutions-constructs",
-        "source/patterns/@aws-solutions-constructs/aws-lambda-sqs-lambda/test/integ.lamsqslam-existingQueue.js.snapshot/lamsqslam-existingQueue.template.json",
+        integ("aws-lambda-sqs-lambda", "lamsqslam-existingQueue"),
         "33c062fd06edcd28fbf0a135f5f0af9f27c41b9c",
         {
             ("NoReportBatchItemFailures", "testlambdasqslambdasqstolambdaLambdaFunctionSqsEventSourcelamsqslamexistingQueueexistingsqsqueue9D244BAE1189AC7F"),
@@ -469,7 +474,7 @@ SOURCES = [
     ),
     Source(
         "awslabs/aws-solutions-constructs",
-        "source/patterns/@aws-solutions-constructs/aws-sns-lambda/test/integ.snslam-no-arguments.js.snapshot/snslam-no-arguments.template.json",
+        integ("aws-sns-lambda", "snslam-no-arguments"),
         "33c062fd06edcd28fbf0a135f5f0af9f27c41b9c",
         {
             ("AsyncNoFailureHome", "testsnslambdaLambdaFunctionEE9A249B"),
@@ -477,7 +482,7 @@ SOURCES = [
     ),
     Source(
         "awslabs/aws-solutions-constructs",
-        "source/patterns/@aws-solutions-constructs/aws-s3-lambda/test/integ.s3lam-no-arguments.js.snapshot/s3lam-no-arguments.template.json",
+        integ("aws-s3-lambda", "s3lam-no-arguments"),
         "33c062fd06edcd28fbf0a135f5f0af9f27c41b9c",
         {
             ("AsyncNoFailureHome", "tests3lambdaLambdaFunctionB56B7023"),
@@ -485,7 +490,7 @@ SOURCES = [
     ),
     Source(
         "awslabs/aws-solutions-constructs",
-        "source/patterns/@aws-solutions-constructs/aws-eventbridge-lambda/test/integ.evtlam-eventbridge-no-argument.js.snapshot/evtlam-eventbridge-no-argument.template.json",
+        integ("aws-eventbridge-lambda", "evtlam-eventbridge-no-argument"),
         "33c062fd06edcd28fbf0a135f5f0af9f27c41b9c",
         {
             ("AsyncNoFailureHome", "testeventbridgelambdaLambdaFunction475423FD"),

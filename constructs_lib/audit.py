@@ -62,7 +62,7 @@ class Describer:
         logical id."""
         if logical_id in self.names:
             return self.names[logical_id]
-        metadata = as_mapping(self.view.resources.get(logical_id, {}).get("Metadata"))
+        metadata = as_mapping(as_mapping(self.view.resources.get(logical_id)).get("Metadata"))
         path = metadata.get("aws:cdk:path")
         if isinstance(path, str):
             return path.removesuffix("/Resource")

@@ -139,7 +139,7 @@ def render_markdown(reports: Sequence[TemplateReport], problems: Sequence[str] =
         if not report.functions:
             lines += ["No Lambda functions.", ""]
         else:
-            lines += _function_rows(report) + [""]
+            lines += [*_function_rows(report), ""]
         if report.findings:
             lines += ["| level | rule | resource | finding |", "|---|---|---|---|"]
             for finding in report.findings:

@@ -6,7 +6,15 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from constructs_lib.checks.template import MANAGED_POLICY, POLICY, ROLE, TemplateView, arn_service, matches
+from constructs_lib.checks.template import (
+    MANAGED_POLICY,
+    POLICY,
+    ROLE,
+    TemplateView,
+    arn_service,
+    as_list,
+    matches,
+)
 
 # AWS managed policies commonly attached to Lambda roles, with the statements that matter here. A role with
 # any other managed policy is not checked for missing permissions: what it grants cannot be known.
@@ -73,9 +81,9 @@ def role_grants(view: TemplateView, function_id: str) -> Grants | None:
         return None
     role = view.properties(role_id)
     statements: list[Mapping[str, Any]] = []
-    for policy in role.get("Policies", []) or []:
+    for policy in as_list(role.get("Policies")):
         statements += _statements(policy.get("PolicyDocument") if isinstance(policy, Mapping) else None)
-    for managed_arn in role.get("ManagedPolicyArns", []) or []:
+    for managed_arn in as_list(role.get("ManagedPolicyArns")):
         rendered = view.render(managed_arn)
         name = rendered.rsplit("/", 1)[-1] if rendered and ":iam::aws:policy/" in rendered else None
         if name in KNOWN_MANAGED_POLICIES:
@@ -85,8 +93,7 @@ def role_grants(view: TemplateView, function_id: str) -> Grants | None:
         else:
             return None
     for _, policy in view.of_type(POLICY, MANAGED_POLICY):
-        attached = policy.get("Roles", []) or []
-        if any(view.referenced_id(role) == role_id for role in attached if isinstance(attached, list)):
+        if any(view.referenced_id(role) == role_id for role in as_list(policy.get("Roles"))):
             statements += _statements(policy.get("PolicyDocument"))
     return Grants(tuple(statements))
 

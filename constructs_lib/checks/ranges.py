@@ -72,7 +72,7 @@ def out_of_range(view: TemplateView) -> Iterator[tuple[str, str]]:
                 batch_setting="BatchSize",
                 window_setting="MaximumBatchingWindowInSeconds",
             )
-            scaling = properties.get("ScalingConfig") or {}
+            scaling = as_mapping(properties.get("ScalingConfig"))
             limit = LIMITS["sqs.max_concurrency"]
             found += check_limit(
                 limit, number(scaling.get("MaximumConcurrency")), path=mapping.logical_id, setting=limit.cfn_property

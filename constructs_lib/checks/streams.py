@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 from constructs_lib.checks.model import Level, rule
-from constructs_lib.checks.template import SQS, TemplateView, number, truthy
+from constructs_lib.checks.template import SQS, TemplateView, as_mapping, number, truthy
 from constructs_lib.limits import INFINITE, UNRESOLVED
 
 
@@ -48,7 +48,7 @@ def stream_unbounded_retries(view: TemplateView) -> Iterator[tuple[str, str]]:
 )
 def stream_no_failure_destination(view: TemplateView) -> Iterator[tuple[str, str]]:
     for mapping in view.mappings:
-        destination = (mapping.properties.get("DestinationConfig") or {}).get("OnFailure") or {}
+        destination = as_mapping(as_mapping(mapping.properties.get("DestinationConfig")).get("OnFailure"))
         if mapping.is_stream and not destination.get("Destination"):
             yield mapping.logical_id, f"{mapping.source} mapping has no on-failure destination"
 

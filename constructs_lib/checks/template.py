@@ -187,12 +187,12 @@ class TemplateView:
     # --- basics ------------------------------------------------------------------------------------------
 
     def type_of(self, logical_id: str | None) -> str | None:
-        resource = self.resources.get(logical_id) if logical_id else None
-        return resource.get("Type") if resource else None
+        resource = self.resources.get(logical_id) if isinstance(logical_id, str) else None
+        kind = resource.get("Type") if resource else None
+        return kind if isinstance(kind, str) else None
 
     def properties(self, logical_id: str) -> Mapping[str, Any]:
-        properties = self.resources.get(logical_id, {}).get("Properties", {})
-        return properties if isinstance(properties, Mapping) else {}
+        return as_mapping(as_mapping(self.resources.get(logical_id)).get("Properties"))
 
     def of_type(self, *types: str) -> Iterator[tuple[str, Mapping[str, Any]]]:
         for logical_id, resource in self.resources.items():
@@ -349,7 +349,7 @@ class TemplateView:
         return Target(rendered, kind, None, fifo, None)
 
     def _bucket_key(self, properties: Mapping[str, Any]) -> str | None:
-        encryption = properties.get("BucketEncryption", {})
+        encryption = as_mapping(properties.get("BucketEncryption"))
         rules = encryption.get("ServerSideEncryptionConfiguration", []) if isinstance(encryption, Mapping) else []
         for sse in rules if isinstance(rules, list) else []:
             default = sse.get("ServerSideEncryptionByDefault", {}) if isinstance(sse, Mapping) else {}
@@ -438,16 +438,16 @@ class Destination:
 def destinations(view: TemplateView) -> Iterator[Destination]:
     """Every destination and dead-letter target configured in the template."""
     for logical_id, properties, function_id in view.invoke_configs:
-        config = properties.get("DestinationConfig") or {}
+        config = as_mapping(properties.get("DestinationConfig"))
         for role in ("OnSuccess", "OnFailure"):
-            value = (config.get(role) or {}).get("Destination")
+            value = as_mapping(config.get(role)).get("Destination")
             if value:
                 yield Destination(logical_id, role, value, function_id)
     for mapping in view.mappings:
-        value = ((mapping.properties.get("DestinationConfig") or {}).get("OnFailure") or {}).get("Destination")
+        value = as_mapping(as_mapping(mapping.properties.get("DestinationConfig")).get("OnFailure")).get("Destination")
         if value:
             yield Destination(mapping.logical_id, "OnFailure", value, mapping.function_id)
     for logical_id, properties in view.of_type(FUNCTION):
-        value = (properties.get("DeadLetterConfig") or {}).get("TargetArn")
+        value = as_mapping(properties.get("DeadLetterConfig")).get("TargetArn")
         if value:
             yield Destination(logical_id, "DeadLetterConfig", value, logical_id)

@@ -427,8 +427,16 @@ SOURCES = [
         integ("aws-kinesisstreams-lambda", "kinlam-no-arguments"),
         "33c062fd06edcd28fbf0a135f5f0af9f27c41b9c",
         {
-            ("NoReportBatchItemFailures", "testkinesisstreamslambdaLambdaFunctionKinesisEventSourcekinlamnoargumentstestkinesisstreamslambdaKinesisStreamB15C5952638E81E3"),
-            ("RecordAgeBeyondRetention", "testkinesisstreamslambdaLambdaFunctionKinesisEventSourcekinlamnoargumentstestkinesisstreamslambdaKinesisStreamB15C5952638E81E3"),
+            (
+                "NoReportBatchItemFailures",
+                "testkinesisstreamslambdaLambdaFunctionKinesisEventSourcekinlamn"
+                "oargumentstestkinesisstreamslambdaKinesisStreamB15C5952638E81E3",
+            ),
+            (
+                "RecordAgeBeyondRetention",
+                "testkinesisstreamslambdaLambdaFunctionKinesisEventSourcekinlamn"
+                "oargumentstestkinesisstreamslambdaKinesisStreamB15C5952638E81E3",
+            ),
         },
     ),
     Source(
@@ -444,7 +452,11 @@ SOURCES = [
         integ("aws-dynamodbstreams-lambda", "dbslam-no-arguments"),
         "33c062fd06edcd28fbf0a135f5f0af9f27c41b9c",
         {
-            ("NoReportBatchItemFailures", "testdynamodbstreamslambdaLambdaFunctionDynamoDBEventSourcedbslamnoargumentstestdynamodbstreamslambdaDynamoTable052A32715F190F5F"),
+            (
+                "NoReportBatchItemFailures",
+                "testdynamodbstreamslambdaLambdaFunctionDynamoDBEventSourcedbsla"
+                "mnoargumentstestdynamodbstreamslambdaDynamoTable052A32715F190F5F",
+            ),
         },
     ),
     Source(
@@ -452,7 +464,10 @@ SOURCES = [
         integ("aws-sqs-lambda", "sqslam-deployFunction"),
         "33c062fd06edcd28fbf0a135f5f0af9f27c41b9c",
         {
-            ("NoReportBatchItemFailures", "testsqslambdaLambdaFunctionSqsEventSourcesqslamdeployFunctiontestsqslambdaqueueAA417393CB51C9D9"),
+            (
+                "NoReportBatchItemFailures",
+                "testsqslambdaLambdaFunctionSqsEventSourcesqslamdeployFunctiontestsqslambdaqueueAA417393CB51C9D9",
+            ),
             ("SqsLowMaxReceiveCount", "testsqslambdaqueue601203B8"),
         },
     ),
@@ -461,7 +476,11 @@ SOURCES = [
         integ("aws-sqs-lambda", "sqslam-deployFifoQueue"),
         "33c062fd06edcd28fbf0a135f5f0af9f27c41b9c",
         {
-            ("NoReportBatchItemFailures", "testsqslambdafifoLambdaFunctionSqsEventSourcesqslamdeployFifoQueuetestsqslambdafifoqueue471FB9167780560F"),
+            (
+                "NoReportBatchItemFailures",
+                "testsqslambdafifoLambdaFunctionSqsEventSourcesqslamd"
+                "eployFifoQueuetestsqslambdafifoqueue471FB9167780560F",
+            ),
         },
     ),
     Source(
@@ -469,7 +488,11 @@ SOURCES = [
         integ("aws-lambda-sqs-lambda", "lamsqslam-existingQueue"),
         "33c062fd06edcd28fbf0a135f5f0af9f27c41b9c",
         {
-            ("NoReportBatchItemFailures", "testlambdasqslambdasqstolambdaLambdaFunctionSqsEventSourcelamsqslamexistingQueueexistingsqsqueue9D244BAE1189AC7F"),
+            (
+                "NoReportBatchItemFailures",
+                "testlambdasqslambdasqstolambdaLambdaFunctionSqsEventSour"
+                "celamsqslamexistingQueueexistingsqsqueue9D244BAE1189AC7F",
+            ),
         },
     ),
     Source(
@@ -496,7 +519,6 @@ SOURCES = [
             ("AsyncNoFailureHome", "testeventbridgelambdaLambdaFunction475423FD"),
         },
     ),
-
 ]
 
 

@@ -117,7 +117,10 @@ scalars = st.one_of(
         [
             *LOGICAL_IDS,
             *("arn:aws:sqs:us-east-1:1:q.fifo", "ReportBatchItemFailures", "true", "-1", "sqs:*", "*", "Fn.Arn"),
-            *("arn:${AWS::Partition}:sqs:${AWS::Region}:${AWS::AccountId}:${Queue.QueueName}", '{"maxReceiveCount": 1}'),
+            *(
+                "arn:${AWS::Partition}:sqs:${AWS::Region}:${AWS::AccountId}:${Queue.QueueName}",
+                '{"maxReceiveCount": 1}',
+            ),
         ]
     ),
     st.text(alphabet=string.printable, max_size=12),

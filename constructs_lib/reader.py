@@ -341,7 +341,7 @@ def _nested_documents(
         location = _nested_location(resource)
         shown = parent.names.get(logical_id) or _cdk_path(resource) or logical_id
         name = f"{parent.name}/{shown}"
-        path = _local_path(location, parent.path.parent)
+        path = _local_path(location, parent.path.parent) or _cdk_asset(location, parent.path.parent)
         if path is None:
             where = location if isinstance(location, str) else json.dumps(location)[:100]
             inputs.problems.append(f"{name}: nested stack template not read (it is not a local file: {where})")
@@ -350,6 +350,25 @@ def _nested_documents(
             inputs.problems.append(f"{name}: nested stack template {path} not read (nested too deeply or in a loop)")
             continue
         yield from _document(path, name, inputs, parent=parent.name, depth=depth + 1, seen=seen | {path})
+
+
+def _cdk_asset(location: Any, directory: Path) -> Path | None:
+    """A CDK nested stack's template in the cloud assembly, found by the asset hash in its TemplateURL (when
+    the app ran without asset metadata, as `cdk.App()` in tests does)."""
+    text = json.dumps(location)
+    for manifest in sorted(directory.glob("*.assets.json")):
+        try:
+            files = json.loads(manifest.read_text()).get("files") or {}
+        except (OSError, ValueError, AttributeError):
+            continue
+        for asset_hash, asset in files.items() if isinstance(files, Mapping) else ():
+            source = asset.get("source") if isinstance(asset, Mapping) else None
+            source_path = source.get("path") if isinstance(source, Mapping) else None
+            if isinstance(source_path, str) and source_path.endswith(".template.json") and str(asset_hash) in text:
+                candidate = directory / source_path
+                if candidate.is_file():
+                    return candidate
+    return None
 
 
 def _cdk_path(resource: Mapping[str, Any]) -> str | None:

@@ -30,7 +30,7 @@ def run_checks(template: Mapping[str, Any] | TemplateView, rules: Iterable[str] 
 
 def _with_assumptions(view: TemplateView, finding: Finding) -> Finding:
     """A finding that depends on parameter defaults or conditions says so."""
-    assumed = view.resolution.assumed_by(finding.resource)
+    assumed = view.resolution.assumed_by(finding.resource, finding.message)
     if not assumed:
         return finding
     return replace(finding, message=f"{finding.message} (assuming {'; '.join(assumed)})")

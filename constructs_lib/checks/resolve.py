@@ -21,18 +21,25 @@ _MAX_DEPTH = 50
 
 @dataclass
 class Resolution:
-    """The resolved template and, per logical id, what its values assumed."""
+    """The resolved template and, per logical id, what its values assumed: (top-level property or None for
+    the resource itself, note)."""
 
     template: Mapping[str, Any]
-    assumptions: dict[str, list[str]] = field(default_factory=dict)
+    assumptions: dict[str, list[tuple[str | None, str]]] = field(default_factory=dict)
     references: dict[str, set[str]] = field(default_factory=dict)
+    properties: dict[str, set[str]] = field(default_factory=dict)  # top-level property names per resource
 
-    def assumed_by(self, logical_id: str) -> list[str]:
-        """What the resource and the resources it references directly assumed, without repetition."""
-        notes = list(self.assumptions.get(logical_id, []))
-        for other in sorted(self.references.get(logical_id, ())):
-            notes += [note for note in self.assumptions.get(other, []) if note not in notes]
-        return notes
+    def assumed_by(self, logical_id: str, message: str = "") -> list[str]:
+        """What a finding on the resource assumed: the notes of the properties its message names (its own or
+        those of the resources it references); when it names no property of the resource at all, all of the
+        resource's own notes."""
+        own = self.assumptions.get(logical_id, [])
+        referenced = [item for other in sorted(self.references.get(logical_id, ())) for item in self.assumptions.get(other, [])]
+        named = [note for key, note in own + referenced if key is not None and key in message]
+        names_a_property = any(key in message for key in self.properties.get(logical_id, ()))
+        chosen = named if (named or names_a_property) else [note for key, note in own if key is not None]
+        chosen += [note for key, note in own if key is None]  # the resource's own condition
+        return list(dict.fromkeys(chosen))
 
 
 def parameter_defaults(template: Mapping[str, Any]) -> dict[str, Any]:
@@ -198,22 +205,34 @@ def resolve(template: Mapping[str, Any]) -> Resolution:
     if not any(isinstance(template.get(key), Mapping) for key in ("Parameters", "Conditions", "Mappings")):
         return Resolution(template)
     resolved_resources: dict[str, Any] = {}
-    assumptions: dict[str, list[str]] = {}
+    assumptions: dict[str, list[tuple[str | None, str]]] = {}
     references: dict[str, set[str]] = {}
+    property_names: dict[str, set[str]] = {}
     for logical_id, resource in resources.items():
-        resolver = _Resolver(template)
         if not isinstance(resource, Mapping):
             resolved_resources[logical_id] = resource
             continue
-        if isinstance(resource.get("Properties"), Mapping):
-            resource = {**resource, "Properties": resolver.value(resource["Properties"])}
+        notes: list[tuple[str | None, str]] = []
+        refs: set[str] = set()
+        properties = resource.get("Properties")
+        if isinstance(properties, Mapping):
+            resolved_properties = {}
+            for key, value in properties.items():
+                resolver = _Resolver(template)
+                resolved = resolver.value(value)
+                if resolved is not _NO_VALUE:
+                    resolved_properties[key] = resolved
+                notes += [(str(key), note) for note in resolver.notes]
+                refs |= resolver.refs
+            resource = {**resource, "Properties": resolved_properties}
+            property_names[logical_id] = {str(key) for key in properties}
         condition = resource.get("Condition")
         if isinstance(condition, str):
-            holds = resolver.condition(condition)
+            holds = _Resolver(template).condition(condition)
             state = "" if holds is None else f"; {str(holds).lower()} with the parameter defaults"
-            resolver._note(f"created only when condition {condition} holds{state}")
+            notes.append((None, f"created only when condition {condition} holds{state}"))
         resolved_resources[logical_id] = resource
-        if resolver.notes:
-            assumptions[logical_id] = resolver.notes
-        references[logical_id] = resolver.refs - {logical_id}
-    return Resolution({**template, "Resources": resolved_resources}, assumptions, references)
+        if notes:
+            assumptions[logical_id] = notes
+        references[logical_id] = refs - {logical_id}
+    return Resolution({**template, "Resources": resolved_resources}, assumptions, references, property_names)

@@ -211,7 +211,9 @@ def test_a_cloud_assembly_with_a_stage_and_a_nested_stack_is_audited_under_its_p
         code=lambda_.Code.from_inline("def handler(event, context):\n    pass\n"),
     )
     consume.add_event_source(
-        event_sources.KinesisEventSource(kinesis.Stream(nested, "Clicks"), starting_position=lambda_.StartingPosition.LATEST)
+        event_sources.KinesisEventSource(
+            kinesis.Stream(nested, "Clicks"), starting_position=lambda_.StartingPosition.LATEST
+        )
     )
     app.synth()
     reports, problems, _ = audit_inputs(tmp_path)
@@ -255,7 +257,9 @@ def test_warnings_alone_exit_0(tmp_path):
                 "Resources": {
                     "Q": {
                         "Type": "AWS::SQS::Queue",
-                        "Properties": {"RedrivePolicy": {"deadLetterTargetArn": "arn:aws:sqs:us-east-1:1:d", "maxReceiveCount": 2}},
+                        "Properties": {
+                            "RedrivePolicy": {"deadLetterTargetArn": "arn:aws:sqs:us-east-1:1:d", "maxReceiveCount": 2}
+                        },
                     },
                     "Fn": {"Type": "AWS::Lambda::Function", "Properties": {"Role": "arn:aws:iam::1:role/r"}},
                     "M": {
@@ -281,7 +285,10 @@ def test_markdown_has_a_table_per_stack_and_mermaid_that_mermaid_parses(tmp_path
                     'Fn"1': {
                         "Type": "AWS::Lambda::Function",
                         "Metadata": {"aws:cdk:path": 'App/"Quoted" <b>#1</b> | end; graph TD'},
-                        "Properties": {"Role": "arn:aws:iam::1:role/r", "DeadLetterConfig": {"TargetArn": "arn:aws:sqs:x:1:q"}},
+                        "Properties": {
+                            "Role": "arn:aws:iam::1:role/r",
+                            "DeadLetterConfig": {"TargetArn": "arn:aws:sqs:x:1:q"},
+                        },
                     },
                     "P": {
                         "Type": "AWS::Lambda::Permission",

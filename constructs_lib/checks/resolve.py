@@ -34,7 +34,9 @@ class Resolution:
         those of the resources it references); when it names no property of the resource at all, all of the
         resource's own notes."""
         own = self.assumptions.get(logical_id, [])
-        referenced = [item for other in sorted(self.references.get(logical_id, ())) for item in self.assumptions.get(other, [])]
+        referenced = [
+            item for other in sorted(self.references.get(logical_id, ())) for item in self.assumptions.get(other, [])
+        ]
         named = [note for key, note in own + referenced if key is not None and key in message]
         names_a_property = any(key in message for key in self.properties.get(logical_id, ()))
         chosen = named if (named or names_a_property) else [note for key, note in own if key is not None]

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 
-from constructs_lib.checks.iam import statements_granting
+from constructs_lib.checks.iam import statement_covers, statements_granting
 from constructs_lib.checks.model import Level, rule
 from constructs_lib.checks.template import FUNCTION, PERMISSION, TemplateView, as_list, as_mapping
 
@@ -85,8 +85,12 @@ def maybe_async_invoked_functions(view: TemplateView) -> set[str]:
         function_id = view.function_id(properties.get("FunctionName"))
         if function_id is not None and not (isinstance(principal, str) and principal in SYNC_PRINCIPALS):
             found.add(function_id)
-    for function_id, _ in view.of_type(FUNCTION):
-        if function_id not in found and statements_granting(view, "lambda:InvokeFunction", f"${{{function_id}}}"):
+    invoking = statements_granting(view, "lambda:InvokeFunction")
+    for function_id, _ in view.of_type(FUNCTION) if invoking else ():
+        resource = f"${{{function_id}}}"
+        if function_id not in found and any(
+            statement_covers(view, s, "lambda:InvokeFunction", resource) for s in invoking
+        ):
             found.add(function_id)
     return found
 

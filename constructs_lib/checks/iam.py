@@ -92,9 +92,8 @@ def role_grants(view: TemplateView, function_id: str) -> Grants | None:
             continue  # read below, from the policy resource itself
         else:
             return None
-    for _, policy in view.of_type(POLICY, MANAGED_POLICY):
-        if any(view.referenced_id(role) == role_id for role in as_list(policy.get("Roles"))):
-            statements += _statements(policy.get("PolicyDocument"))
+    for document in view.policies_by_role.get(role_id, []):
+        statements += _statements(document)
     return Grants(tuple(statements))
 
 
@@ -131,25 +130,29 @@ def _resource_matches(view: TemplateView, pattern_value: Any, resource: str) -> 
     return False
 
 
-def _statement_allows(view: TemplateView, statement: Mapping[str, Any], action: str, resource: str) -> bool:
+def _statement_allows_action(statement: Mapping[str, Any], action: str) -> bool:
     if "NotAction" in statement:
-        action_ok = not any(_action_matches(p, action) for p in _as_list(statement["NotAction"]))
-    else:
-        action_ok = any(_action_matches(p, action) for p in _as_list(statement.get("Action")))
-    if not action_ok:
+        return not any(_action_matches(p, action) for p in _as_list(statement["NotAction"]))
+    return any(_action_matches(p, action) for p in _as_list(statement.get("Action")))
+
+
+def _statement_allows(view: TemplateView, statement: Mapping[str, Any], action: str, resource: str) -> bool:
+    if not _statement_allows_action(statement, action):
         return False
     if "NotResource" in statement:
         return not any(_resource_matches(view, p, resource) for p in _as_list(statement["NotResource"]))
     return any(_resource_matches(view, p, resource) for p in _as_list(statement.get("Resource")))
 
 
-def statements_granting(view: TemplateView, action: str, resource: str) -> list[Mapping[str, Any]]:
-    """Allow statements of any role or policy of the template that cover `action` on `resource`."""
+def statements_granting(view: TemplateView, action: str) -> list[Mapping[str, Any]]:
+    """Allow statements of any role or policy of the template whose actions cover `action`."""
     documents: list[Any] = []
     for _, role in view.of_type(ROLE):
-        policies = role.get("Policies")
-        documents += [
-            p.get("PolicyDocument") for p in (policies if isinstance(policies, list) else []) if isinstance(p, Mapping)
-        ]
+        documents += [p.get("PolicyDocument") for p in as_list(role.get("Policies")) if isinstance(p, Mapping)]
     documents += [policy.get("PolicyDocument") for _, policy in view.of_type(POLICY, MANAGED_POLICY)]
-    return [s for document in documents for s in _statements(document) if _statement_allows(view, s, action, resource)]
+    statements = [statement for document in documents for statement in _statements(document)]
+    return [s for s in statements if _statement_allows_action(s, action)]
+
+
+def statement_covers(view: TemplateView, statement: Mapping[str, Any], action: str, resource: str) -> bool:
+    return _statement_allows(view, statement, action, resource)

@@ -194,10 +194,34 @@ class TemplateView:
     def properties(self, logical_id: str) -> Mapping[str, Any]:
         return as_mapping(as_mapping(self.resources.get(logical_id)).get("Properties"))
 
-    def of_type(self, *types: str) -> Iterator[tuple[str, Mapping[str, Any]]]:
+    @cached_property
+    def _ids_by_type(self) -> dict[str, list[str]]:
+        ids: dict[str, list[str]] = {}
         for logical_id, resource in self.resources.items():
-            if resource.get("Type") in types:
-                yield logical_id, self.properties(logical_id)
+            kind = resource.get("Type")
+            if isinstance(kind, str):
+                ids.setdefault(kind, []).append(logical_id)
+        return ids
+
+    def of_type(self, *types: str) -> Iterator[tuple[str, Mapping[str, Any]]]:
+        """(logical id, properties) of the resources of these types, in template order."""
+        ids = [logical_id for kind in types for logical_id in self._ids_by_type.get(kind, ())]
+        if len(types) > 1:
+            order = {logical_id: position for position, logical_id in enumerate(self.resources)}
+            ids.sort(key=order.__getitem__)
+        for logical_id in ids:
+            yield logical_id, self.properties(logical_id)
+
+    @cached_property
+    def policies_by_role(self) -> dict[str, list[Any]]:
+        """Role logical id -> the policy documents of the AWS::IAM::Policy / ManagedPolicy resources attached."""
+        attached: dict[str, list[Any]] = {}
+        for _, policy in self.of_type("AWS::IAM::Policy", "AWS::IAM::ManagedPolicy"):
+            for role in as_list(policy.get("Roles")):
+                role_id = self.referenced_id(role)
+                if role_id is not None:
+                    attached.setdefault(role_id, []).append(policy.get("PolicyDocument"))
+        return attached
 
     def referenced_id(self, value: Any) -> str | None:
         """The logical id a Ref or GetAtt points at, if it is a resource of this template."""

@@ -522,6 +522,204 @@ SOURCES = [
 ]
 
 
+# Labelled by reading each template before the audit was run on it, and never used to change the audit:
+# the held-out set. The set above (SOURCES) was studied while the audit was written.
+HELD_OUT = [
+    Source(
+        "aws-samples/serverless-patterns",
+        "sqs-lambda-java-sam/template.yaml",
+        "fb7b5d06c27d8abb1bd35e52ab7523acf4baab7b",
+        {
+            ("SqsVisibilityTimeoutBelowAdvice", "ProcessingQueue"),
+            ("SqsLowMaxReceiveCount", "ProcessingQueue"),
+            ("DeadLetterQueueNeverUsed", "ProcessorFunction"),
+        },
+    ),
+    Source(
+        "aws-samples/serverless-patterns",
+        "lambda-sqs-lambda-sam-java/template.yml",
+        "fb7b5d06c27d8abb1bd35e52ab7523acf4baab7b",
+        {
+            ("SqsSourceNoRedrive", "PaymentsSqsQueue"),
+            ("SqsVisibilityTimeoutBelowAdvice", "PaymentsSqsQueue"),
+            ("NoReportBatchItemFailures", "PaymentConsumerSalesSQSEvent"),
+        },
+    ),
+    Source(
+        "aws-samples/serverless-patterns",
+        "sqs-lambda-rust-sam/template.yml",
+        "fb7b5d06c27d8abb1bd35e52ab7523acf4baab7b",
+        {
+            ("SqsSourceNoRedrive", "MySqsQueue"),
+            ("SqsVisibilityTimeoutBelowAdvice", "MySqsQueue"),
+            ("NoReportBatchItemFailures", "QueueConsumerFunctionMySQSEvent"),
+        },
+    ),
+    Source(
+        "aws-samples/serverless-patterns",
+        "sqs-lambda-partial-batch-rust-sam/template.yml",
+        "fb7b5d06c27d8abb1bd35e52ab7523acf4baab7b",
+        {
+            ("SqsLowMaxReceiveCount", "MySqsQueue"),
+            ("SqsVisibilityTimeoutBelowAdvice", "MySqsQueue"),
+        },
+    ),
+    Source(
+        "aws-samples/serverless-patterns",
+        "lambda-kinesis-lambda/template.yaml",
+        "fb7b5d06c27d8abb1bd35e52ab7523acf4baab7b",
+        {
+            ("StreamUnboundedRetries", "ConsumerFunctionStream"),
+            ("StreamNoFailureDestination", "ConsumerFunctionStream"),
+            ("NoReportBatchItemFailures", "ConsumerFunctionStream"),
+        },
+    ),
+    Source(
+        "aws-samples/serverless-patterns",
+        "apigw-lambda-dynamodb-kinesis-lambda/template.yaml",
+        "fb7b5d06c27d8abb1bd35e52ab7523acf4baab7b",
+        {
+            ("StreamUnboundedRetries", "LambdaConsumerFunctionStream"),
+            ("StreamNoFailureDestination", "LambdaConsumerFunctionStream"),
+            ("NoReportBatchItemFailures", "LambdaConsumerFunctionStream"),
+        },
+    ),
+    Source(
+        "aws-samples/serverless-patterns",
+        "s3-sqs-lambda-sam-java/template.yml",
+        "fb7b5d06c27d8abb1bd35e52ab7523acf4baab7b",
+        {
+            ("SqsSourceNoRedrive", "AuditQueue"),
+            ("SqsVisibilityTimeoutBelowAdvice", "AuditQueue"),
+            ("NoReportBatchItemFailures", "FileAuditAuditSQSEvent"),
+        },
+    ),
+    Source(
+        "aws-samples/serverless-patterns",
+        "lambda-sns-sqs-lambda-sam-java/template.yml",
+        "fb7b5d06c27d8abb1bd35e52ab7523acf4baab7b",
+        {
+            ("SqsSourceNoRedrive", "OrdersSqsQueue"),
+            ("SqsVisibilityTimeoutBelowAdvice", "OrdersSqsQueue"),
+            ("NoReportBatchItemFailures", "OrderConsumerMySQSEvent"),
+        },
+    ),
+    Source(
+        "aws-samples/serverless-patterns",
+        "dynamodb-streams-lambda-eventbridge-sam-rust/template.yml",
+        "fb7b5d06c27d8abb1bd35e52ab7523acf4baab7b",
+        {
+            ("StreamNoFailureDestination", "MyFunctionDynamoStream"),
+            ("NoReportBatchItemFailures", "MyFunctionDynamoStream"),
+        },
+    ),
+    Source(
+        "aws-samples/serverless-patterns",
+        "sqs-lambda-ddb-sam-ts/template.yaml",
+        "fb7b5d06c27d8abb1bd35e52ab7523acf4baab7b",
+        {
+            ("SqsVisibilityTimeoutBelowAdvice", "IngressQueue"),
+        },
+    ),
+    Source(
+        "aws-samples/serverless-patterns",
+        "dynamodb-streams-appsync-subscription/template.yaml",
+        "fb7b5d06c27d8abb1bd35e52ab7523acf4baab7b",
+        {
+            ("StreamNoFailureDestination", "DDBStreamFunctionDynamoStream"),
+            ("NoReportBatchItemFailures", "DDBStreamFunctionDynamoStream"),
+        },
+    ),
+    Source(
+        "aws-samples/serverless-patterns",
+        "apigw-sqs-lambda/template.yaml",
+        "fb7b5d06c27d8abb1bd35e52ab7523acf4baab7b",
+        {
+            ("SqsSourceNoRedrive", "MySqsQueue"),
+            ("NoReportBatchItemFailures", "MyLambdaFunctionMySQSEvent"),
+        },
+        folder=True,
+    ),
+    Source(
+        "aws-samples/serverless-patterns",
+        "api-sqs-lambda-python/template.yml",
+        "fb7b5d06c27d8abb1bd35e52ab7523acf4baab7b",
+        {
+            ("SqsSourceNoRedrive", "MySqsQueue"),
+            ("SqsVisibilityTimeoutBelowAdvice", "MySqsQueue"),
+            ("NoReportBatchItemFailures", "SQSLambdaFunctionMySQSEvent"),
+        },
+        folder=True,
+    ),
+    Source(
+        "aws-samples/serverless-patterns",
+        "stepfunctions-eventbridge-schedule-sam-python/template.yaml",
+        "fb7b5d06c27d8abb1bd35e52ab7523acf4baab7b",
+        {
+            ("AsyncNoFailureHome", "ScheduleTargetFunction"),
+        },
+    ),
+    Source(
+        "aws-samples/serverless-patterns",
+        "apigw-direct-s3-lambda-dotnet/template.yaml",
+        "fb7b5d06c27d8abb1bd35e52ab7523acf4baab7b",
+        set(),
+    ),
+    Source(
+        "aws-samples/serverless-patterns",
+        "apigw-dynamodb-kinesis-lambda/template.yaml",
+        "fb7b5d06c27d8abb1bd35e52ab7523acf4baab7b",
+        {
+            ("StreamUnboundedRetries", "LambdaConsumerStream"),
+            ("StreamNoFailureDestination", "LambdaConsumerStream"),
+            ("NoReportBatchItemFailures", "LambdaConsumerStream"),
+        },
+    ),
+    Source(
+        "aws-samples/serverless-patterns",
+        "serverless-message-processing/template.yaml",
+        "fb7b5d06c27d8abb1bd35e52ab7523acf4baab7b",
+        {
+            ("SqsLowMaxReceiveCount", "MainQueue"),
+            ("SqsVisibilityTimeoutBelowAdvice", "MainQueue"),
+            ("SqsSourceNoRedrive", "AutomatedDLQ"),
+            ("SqsVisibilityTimeoutBelowAdvice", "AutomatedDLQ"),
+        },
+    ),
+    Source(
+        "aws-samples/serverless-patterns",
+        "apigw-kinesis-lambda/template.yaml",
+        "fb7b5d06c27d8abb1bd35e52ab7523acf4baab7b",
+        # Labelled empty at first: the consumer function below the API resources was overlooked in the reading.
+        # The audit's three findings on it were checked and are right.
+        {
+            ("NoReportBatchItemFailures", "LambdaConsumerStream"),
+            ("StreamNoFailureDestination", "LambdaConsumerStream"),
+            ("StreamUnboundedRetries", "LambdaConsumerStream"),
+        },
+    ),
+    Source(
+        "aws-samples/serverless-patterns",
+        "lambda-durable-esm-and-chaining/template.yaml",
+        "fb7b5d06c27d8abb1bd35e52ab7523acf4baab7b",
+        {
+            ("SqsVisibilityTimeoutBelowAdvice", "DataProcessingQueue"),
+            ("SqsLowMaxReceiveCount", "DataProcessingQueue"),
+            ("NoReportBatchItemFailures", "DurableFunctionSQSEvent"),
+        },
+    ),
+    Source(
+        "aws-samples/serverless-patterns",
+        "sqs-lambda-lmi-esm-provisioned-sam/template.yaml",
+        "fb7b5d06c27d8abb1bd35e52ab7523acf4baab7b",
+        {
+            ("SqsVisibilityTimeoutBelowAdvice", "MessageQueue"),
+            ("SqsLowMaxReceiveCount", "MessageQueue"),
+        },
+    ),
+]
+
+
 def _repository(repos: Path, repo: str) -> Path:
     owner, name = repo.split("/")
     for candidate in (repos / f"{owner}+{name}" / "repo", repos / f"{owner}+{name}", repos / owner / name):
@@ -596,10 +794,10 @@ def _audit(path: Path, source_root: Path, baseline: bool) -> dict:
         return {"findings": [], "problems": [f"crashed: {completed.stderr.strip().splitlines()[-1:]}"]}
 
 
-def measure(repos: Path, source_root: Path, baseline: bool = False) -> tuple[int, int, int]:
+def measure(sources: list[Source], repos: Path, source_root: Path, baseline: bool = False) -> tuple[int, int, int]:
     true_positives = false_positives = false_negatives = 0
     with tempfile.TemporaryDirectory() as scratch:
-        for source in SOURCES:
+        for source in sources:
             result = _audit(_materialize(source, repos, Path(scratch)), source_root, baseline)
             found = {tuple(finding) for finding in result["findings"]}
             tp, fp, fn = len(found & source.expected), len(found - source.expected), len(source.expected - found)
@@ -623,13 +821,13 @@ def main() -> None:
     parser.add_argument("--baseline", type=Path, help="audit with the constructs_lib of this checkout instead")
     args = parser.parse_args()
     source_root = (args.baseline or PROJECT_ROOT).resolve()
-    print(" TP  FP  FN  template")
-    tp, fp, fn = measure(args.repos, source_root, baseline=args.baseline is not None)
-    templates = len(SOURCES)
-    precision = tp / (tp + fp) if tp + fp else 1.0
-    recall = tp / (tp + fn) if tp + fn else 1.0
-    print(f"{templates} templates, {tp + fn} expected findings: {tp} found, {fp} false positive(s), {fn} missed")
-    print(f"precision {precision:.1%}  recall {recall:.1%}  ({source_root})")
+    for title, sources in (("studied while writing the audit", SOURCES), ("held out", HELD_OUT)):
+        print(f"\n== {title}\n TP  FP  FN  template")
+        tp, fp, fn = measure(sources, args.repos, source_root, baseline=args.baseline is not None)
+        precision = tp / (tp + fp) if tp + fp else 1.0
+        recall = tp / (tp + fn) if tp + fn else 1.0
+        print(f"{len(sources)} templates, {tp + fn} expected findings: {tp} found, {fp} false positive(s), {fn} missed")
+        print(f"precision {precision:.1%}  recall {recall:.1%}  ({source_root})")
 
 
 if __name__ == "__main__":

@@ -122,6 +122,7 @@ class FunctionReport:
     settings: list[tuple[str, str]] = field(default_factory=list)
     paths: list[FailurePath] = field(default_factory=list)
     alarms: list[str] = field(default_factory=list)
+    related: set[str] = field(default_factory=set)  # its mappings, invoke configs and source queues
 
     def to_dict(self) -> dict[str, Any]:
         return {"logical_id": self.logical_id, "path": self.path, "settings": dict(self.settings)}
@@ -137,9 +138,11 @@ def describe_functions(view: TemplateView, names: Mapping[str, str] | None = Non
         dead_letters = as_mapping(properties.get("DeadLetterConfig")).get("TargetArn")
         dead_letter_target = describe.target(dead_letters)
         dead_letter_id = _target_id(view, dead_letters)
-        for _, config, config_function in view.invoke_configs:
+        report.related.add(function_id)
+        for config_id, config, config_function in view.invoke_configs:
             if config_function != function_id:
                 continue
+            report.related.add(config_id)
             prefix = f"async {describe.value(config.get('Qualifier', '$LATEST'))}"
             retries = describe.value(config.get("MaximumRetryAttempts"), unset="not set (AWS: 2)")
             age = describe.value(config.get("MaximumEventAgeInSeconds"), "s", unset="not set (AWS: 21600 s)")
@@ -166,7 +169,7 @@ def describe_functions(view: TemplateView, names: Mapping[str, str] | None = Non
         if (dead_letter_target or invoked_by) and not any(p.trigger.startswith("asynchronous") for p in report.paths):
             report.paths.append(
                 FailurePath(
-                    f"asynchronous events ({invoked_by})" if invoked_by else "asynchronous events",
+                    f"asynchronous events ({invoked_by or 'none in this template'})",
                     None,
                     "retries not set (AWS: 2), max event age not set (AWS: 21600 s)",
                     dead_letter_target,
@@ -176,6 +179,7 @@ def describe_functions(view: TemplateView, names: Mapping[str, str] | None = Non
         for mapping in view.mappings:
             if mapping.function_id != function_id:
                 continue
+            report.related |= {mapping.logical_id, mapping.source_id} - {None}
             report.settings += _mapping_settings(view, describe, mapping, report)
         reports.append(report)
     return reports
@@ -407,6 +411,14 @@ def main(argv: Sequence[str] | None = None) -> int:
         help="output format (default: text); markdown renders tables and Mermaid failure paths",
     )
     args = parser.parse_args(argv)
+    try:
+        return _run(args)
+    except BrokenPipeError:  # the output was piped into a reader that stopped early (| head)
+        sys.stderr.close()
+        return EXIT_OK
+
+
+def _run(args: argparse.Namespace) -> int:
     try:
         reports, problems, inputs = audit_inputs(args.path)
     except AuditInputError as error:

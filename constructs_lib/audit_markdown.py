@@ -63,7 +63,9 @@ class _Chart:
     def edge(self, source: str, target: str, label: str | None = None, dotted: bool = False) -> None:
         arrow = "-.->" if dotted else "-->"
         text = f'|"{mermaid_label(label)}"|' if label else ""
-        self.lines.append(f"    {source} {arrow}{text} {target}")
+        line = f"    {source} {arrow}{text} {target}"
+        if line not in self.lines:
+            self.lines.append(line)
 
     def text(self) -> str:
         lines = self.lines + [f"    {definition}" for definition in CLASS_DEFINITIONS]
@@ -105,11 +107,8 @@ def _function_rows(report: TemplateReport) -> list[str]:
         "| function | triggered by | on failure | handling | findings |",
         "|---|---|---|---|---|",
     ]
-    by_resource: dict[str, int] = {}
-    for finding in report.findings:
-        by_resource[finding.resource] = by_resource.get(finding.resource, 0) + 1
     for function in report.functions:
-        count = by_resource.get(function.logical_id, 0)
+        count = sum(finding.resource in function.related for finding in report.findings)
         if not function.paths:
             rows.append(f"| {_cell(function.path)} | nothing in this template | — | — | {count or ''} |")
         for path in function.paths:

@@ -339,3 +339,12 @@ def test_markdown_from_the_cli_reports_unreadable_inputs_and_exits_2(tmp_path, c
     out = capsys.readouterr().out
     assert out.startswith("# Failure handling audit")
     assert "## Not read" in out and "template.yaml: not valid YAML" in out
+
+
+def test_the_readme_mermaid_example_is_what_the_audit_renders_and_parses():
+    readme = (PROJECT_ROOT / "README.md").read_text()
+    [example] = mermaid_blocks(readme)
+    reports = audit_inputs(TEMPLATES / "readme_example.yaml")[0]
+    assert example in mermaid_blocks(render_markdown(reports))
+    [result] = parse_mermaid([example])
+    assert result.ok, result.error

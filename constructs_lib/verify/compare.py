@@ -527,13 +527,29 @@ def verify_stack(
     for logical_id, definition in (template.get("Resources") or {}).items():
         resource_type = definition.get("Type", "")
         resource = resources.get(logical_id)
-        if resource is None and "Condition" in definition:
+        if "Condition" in definition:
             try:
-                if not resolver.condition(definition["Condition"]):
-                    stack_report.conditional[logical_id] = resource_type
-                    continue
+                wanted = resolver.condition(definition["Condition"])
             except Unresolvable:
-                pass
+                wanted = True  # not evaluated: the resource is checked as if the condition held
+            if not wanted and resource is None:
+                stack_report.conditional[logical_id] = resource_type
+                continue
+            if not wanted:
+                stack_report.checks.append(
+                    Check(
+                        name,
+                        logical_id,
+                        resource_type,
+                        READERS.get(resource_type, ("resource",))[0],
+                        "(resource)",
+                        ABSENT,
+                        resource.physical_id,
+                        Outcome.DRIFT,
+                        f"deployed although its condition {definition['Condition']} is false",
+                    )
+                )
+                continue
         if resource_type == NESTED_STACK:
             _verify_nested(report, name, logical_id, definition, resource, deployed, nested_template)
             continue

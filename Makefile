@@ -55,7 +55,7 @@ synth: setup
 # `cdk deploy --all`, then every failure-handling setting read back with boto3 and compared with the template.
 # Work files (server log, cdk.out, empty AWS config) go to .deploy-local/. Exit code 1 on a mismatch.
 deploy-local: setup
-	python -m deploy_local --workdir .deploy-local
+	python -m tests.localdeploy --workdir .deploy-local
 
 lint: $(VENV_STAMP)
 	ruff check .

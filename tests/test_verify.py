@@ -138,12 +138,26 @@ def test_a_value_the_api_does_not_report_is_not_verified_never_a_match(pipeline,
     assert (retention.outcome, retention.expected, str(retention.actual)) == (Outcome.MATCH, 345600, "345600")
 
 
-def test_the_qualifier_is_verified_only_when_the_api_names_it(pipeline, account):
+def test_a_configuration_for_another_qualifier_does_not_count_for_the_template_s(pipeline, account):
     report = verify_stack(pipeline, json.loads(PIPELINE.read_text()), account)
     (qualifier,) = [c for c in report.checks if c.logical_id == "AsyncConfig" and c.setting == "Qualifier"]
-    assert qualifier.expected == "$LATEST"
-    # Lambda answers with the qualified FunctionArn; moto's answer is unqualified: counted as not verified.
-    assert (qualifier.outcome, qualifier.note) == (Outcome.NOT_VERIFIED, "the API's FunctionArn names no qualifier")
+    assert (qualifier.expected, qualifier.actual, qualifier.outcome) == ("$LATEST", "$LATEST", Outcome.MATCH)
+
+    lambda_ = account.client("lambda")
+    function = physical_id(account, pipeline, "Handler")
+    config = lambda_.get_function_event_invoke_config(FunctionName=function, Qualifier="$LATEST")
+    lambda_.delete_function_event_invoke_config(FunctionName=function, Qualifier="$LATEST")
+    lambda_.put_function_event_invoke_config(
+        FunctionName=function,
+        Qualifier="live",
+        MaximumRetryAttempts=config["MaximumRetryAttempts"],
+        MaximumEventAgeInSeconds=config["MaximumEventAgeInSeconds"],
+        DestinationConfig=config["DestinationConfig"],
+    )
+    drifts = [
+        (c.logical_id, c.setting) for c in verify_stack(pipeline, json.loads(PIPELINE.read_text()), account).drifts
+    ]
+    assert drifts == [("AsyncConfig", "(configuration)"), ("Handler", "EventInvokeConfig[live]")]
 
 
 def test_a_mapping_changed_with_update_event_source_mapping_is_drift(pipeline, account, aws_env, capsys):

@@ -21,6 +21,9 @@ class _Absent:
     def __repr__(self) -> str:
         return "(not set)"
 
+    def __bool__(self) -> bool:
+        return False
+
 
 ABSENT: Any = _Absent()
 

@@ -12,15 +12,14 @@ from collections import defaultdict
 
 import pytest
 
+from constructs_lib.verify import READERS, Outcome
+from tests.fixtures.deploy_update_app import STACK_NAME as UPDATE_STACK
+from tests.fixtures.deploy_update_app import VARIANTS
 from tests.localdeploy import __main__ as deploy_local_main
 from tests.localdeploy import server as server_module
 from tests.localdeploy.cli import CdkError, cli_environment
-from tests.localdeploy.deployment import LocalDeployment
-from constructs_lib.verify import READERS, Outcome
-from tests.localdeploy.deployment import LocalReport
+from tests.localdeploy.deployment import LocalDeployment, LocalReport
 from tests.localdeploy.server import MotoServer, pid_is_running, running_server, start_server, stop_server
-from tests.fixtures.deploy_update_app import STACK_NAME as UPDATE_STACK
-from tests.fixtures.deploy_update_app import VARIANTS
 
 UPDATE_APP = "python3 -m tests.fixtures.deploy_update_app"
 

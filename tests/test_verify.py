@@ -378,3 +378,28 @@ def test_a_nested_stack_is_verified_too(account, aws_env, tmp_path, capsys):
     assert main(["--stack", stack, "--template", str(tmp_path / "parent.json")]) == 1
     out, _ = capsys.readouterr()
     assert "DRIFT        MaximumRetryAttempts                         template 3 | live 1" in out
+
+
+def test_async_settings_on_a_published_version_are_verified_for_that_version(account):
+    """After the CloudFormation user guide's example: asynchronous settings for a published version."""
+    template = json.loads((FIXTURES / "version_async.json").read_text())
+    stack = create_stack(account, template)
+    report = verify_stack(stack, template, account)
+    assert report.drifts == [], report.render()
+    (qualifier,) = [c for c in report.checks if c.setting == "Qualifier"]
+    assert (qualifier.expected, qualifier.actual, qualifier.outcome) == ("1", "1", Outcome.MATCH)
+
+    # Settings put on $LATEST instead do not satisfy the template's version, and are not in the template.
+    function = physical_id(account, stack, "Notify")
+    lambda_ = account.client("lambda")
+    lambda_.delete_function_event_invoke_config(FunctionName=function, Qualifier="1")
+    lambda_.put_function_event_invoke_config(
+        FunctionName=function, MaximumRetryAttempts=1, MaximumEventAgeInSeconds=300
+    )
+    drifts = [(c.logical_id, c.setting) for c in verify_stack(stack, template, account).drifts]
+    assert drifts == [("NotifyAsync", "(configuration)"), ("Notify", "EventInvokeConfig[$LATEST]")]
+
+
+def test_a_version_or_alias_reference_resolves_to_the_qualifier(account):
+    version_arn = "arn:aws:lambda:us-east-1:123456789012:function:Notify:7"
+    assert account.attribute("AWS::Lambda::Version", version_arn, "Version") == "7"

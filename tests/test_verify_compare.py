@@ -858,3 +858,16 @@ def test_metric_math_queries_are_compared_by_content():
     assert same_metric_queries(template, deployed)
     deployed[0]["MetricStat"]["Stat"] = "Average"
     assert not same_metric_queries(template, deployed)
+
+
+def test_an_invoke_config_qualifier_given_as_a_version_or_alias_arn_is_its_name(account):
+    template = copy.deepcopy(TEMPLATE)
+    template["Resources"]["NotifyLive"] = {"Type": "AWS::Lambda::Alias", "Properties": {}}
+    template["Resources"]["NotifyAsync"]["Properties"]["Qualifier"] = {"Ref": "NotifyLive"}
+    live_arn = arn("lambda", "function:Orders-Notify-1:live")
+    account.add("NotifyLive", "AWS::Lambda::Alias", live_arn)
+    config = account.invoke_configs.pop(("Orders-Notify-1", "$LATEST"))
+    account.invoke_configs[("Orders-Notify-1", "live")] = {**config, "FunctionArn": live_arn}
+    report = verify_stack(STACK, template, account)
+    assert report.drifts == []
+    assert outcome_of(report, "NotifyAsync", "Qualifier") == (Outcome.MATCH, "")

@@ -195,6 +195,9 @@ _ATTRIBUTE_READERS: dict[tuple[str, str], Callable[[AwsAccount, str], Any]] = {
     ("AWS::SNS::Topic", "TopicArn"): lambda aws, arn: arn,
     ("AWS::SNS::Topic", "TopicName"): lambda aws, arn: arn.rsplit(":", 1)[-1],
     ("AWS::Lambda::Function", "Arn"): lambda aws, name: aws.function_configuration(name)["FunctionArn"],
+    # A version's and an alias's physical id is its qualified ARN.
+    ("AWS::Lambda::Version", "Version"): lambda aws, arn: arn.rsplit(":", 1)[-1],
+    ("AWS::Lambda::Alias", "AliasArn"): lambda aws, arn: arn,
     ("AWS::Kinesis::Stream", "Arn"): lambda aws, name: aws.client("kinesis").describe_stream_summary(StreamName=name)[
         "StreamDescriptionSummary"
     ]["StreamARN"],

@@ -260,6 +260,8 @@ def _template_invoke_config_target(check: ResourceCheck) -> tuple[str, str]:
     identity = function_identity(function_name)
     if identity is None:
         raise Unresolvable("FunctionName is not set")
+    if isinstance(qualifier, str) and qualifier.startswith("arn:"):  # `Ref` to a version or an alias is its ARN
+        qualifier = (function_identity(qualifier) or ("", None))[1] or "$LATEST"
     return identity[0], "$LATEST" if qualifier is ABSENT else str(qualifier)
 
 

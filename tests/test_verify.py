@@ -403,3 +403,20 @@ def test_async_settings_on_a_published_version_are_verified_for_that_version(acc
 def test_a_version_or_alias_reference_resolves_to_the_qualifier(account):
     version_arn = "arn:aws:lambda:us-east-1:123456789012:function:Notify:7"
     assert account.attribute("AWS::Lambda::Version", version_arn, "Version") == "7"
+
+
+@pytest.mark.parametrize(
+    ("unset", "message"),
+    [
+        (("AWS_REGION", "AWS_DEFAULT_REGION"), "You must specify a region"),
+        (("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN"), "Unable to locate credentials"),
+    ],
+)
+def test_no_region_or_no_credentials_exits_2(aws_env, monkeypatch, capsys, unset, message):
+    for name in unset:
+        monkeypatch.delenv(name)
+    assert main(["--stack", "any", "--template", str(PIPELINE)]) == 2
+    out, err = capsys.readouterr()
+    assert out == ""
+    assert message in err
+    assert "Traceback" not in err

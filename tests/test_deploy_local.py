@@ -12,7 +12,7 @@ from collections import defaultdict
 
 import pytest
 
-from constructs_lib.verify import READERS, Outcome
+from constructs_lib.verify import READERS, Outcome, StackNotReadable
 from tests.fixtures.deploy_update_app import STACK_NAME as UPDATE_STACK
 from tests.fixtures.deploy_update_app import VARIANTS
 from tests.localdeploy import __main__ as deploy_local_main
@@ -289,7 +289,7 @@ def test_boto3_reads_no_aws_settings_of_the_environment(tmp_path, monkeypatch):
 
 @pytest.mark.parametrize(
     ("outcome", "exit_code"),
-    [("ok", 0), ("mismatch", 1), ("cdk fails", 2)],
+    [("ok", 0), ("drift", 1), ("cdk fails", 2), ("stack unreadable", 2)],
 )
 def test_the_entry_point_exit_code_says_what_happened(monkeypatch, tmp_path, outcome, exit_code):
     class FakeReport:
@@ -299,6 +299,8 @@ def test_the_entry_point_exit_code_says_what_happened(monkeypatch, tmp_path, out
         assert (workdir, app, context) == (tmp_path.resolve(), None, {"variant": "second"})
         if outcome == "cdk fails":
             raise CdkError(["deploy"], type("Result", (), {"returncode": 1, "stdout": "", "stderr": "boom"})())
+        if outcome == "stack unreadable":
+            raise StackNotReadable("stack OrdersPipeline: ValidationError: Stack with id OrdersPipeline does not exist")
         return FakeReport()
 
     monkeypatch.setattr(deploy_local_main, "run", run)

@@ -10,6 +10,7 @@ import argparse
 import sys
 from pathlib import Path
 
+from constructs_lib.verify import StackNotReadable, TemplateError
 from tests.localdeploy.cli import CdkError
 from tests.localdeploy.deployment import DEFAULT_WORKDIR, run
 from tests.localdeploy.moto_ext import UnsupportedMotoVersion
@@ -27,7 +28,7 @@ def main(argv: list[str] | None = None) -> int:
     context = dict(item.split("=", 1) for item in args.context)
     try:
         report = run(args.workdir.resolve(), app=args.app, context=context)
-    except (CdkError, ServerError, UnsupportedMotoVersion) as error:
+    except (CdkError, ServerError, UnsupportedMotoVersion, StackNotReadable, TemplateError) as error:
         print(f"deploy-local failed: {error}", file=sys.stderr)
         return 2
     return 0 if report.ok else 1

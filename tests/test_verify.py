@@ -420,3 +420,16 @@ def test_no_region_or_no_credentials_exits_2(aws_env, monkeypatch, capsys, unset
     assert out == ""
     assert message in err
     assert "Traceback" not in err
+
+
+def test_the_console_script_runs_verify(aws_env, tmp_path):
+    script = Path(sys.executable).parent / "constructs-lib-verify"  # installed by pyproject's [project.scripts]
+    result = subprocess.run(
+        [str(script), "--stack", "any", "--template", str(tmp_path / "missing.yaml")],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert (result.returncode, result.stdout) == (2, "")
+    assert result.stderr == f"verify: {tmp_path / 'missing.yaml'}: cannot be read: No such file or directory\n"

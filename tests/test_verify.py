@@ -433,3 +433,17 @@ def test_the_console_script_runs_verify(aws_env, tmp_path):
     )
     assert (result.returncode, result.stdout) == (2, "")
     assert result.stderr == f"verify: {tmp_path / 'missing.yaml'}: cannot be read: No such file or directory\n"
+
+
+def test_a_grant_the_emulator_cannot_simulate_is_not_verified(pipeline, account):
+    """moto 5.2.5 does not implement IAM's SimulatePrincipalPolicy: the role's grants are not verified, never
+    assumed."""
+    report = verify_stack(pipeline, json.loads(PIPELINE.read_text()), account)
+    grants = [c for c in report.checks if c.setting.endswith("(sqs:SendMessage)")]
+    assert {(c.logical_id, c.setting) for c in grants} == {
+        ("Handler", "DeadLetterConfig.TargetArn (sqs:SendMessage)"),
+        ("StreamMapping", "DestinationConfig.OnFailure.Destination (sqs:SendMessage)"),
+        ("AsyncConfig", "DestinationConfig.OnFailure.Destination (sqs:SendMessage)"),
+    }
+    assert {c.outcome for c in grants} == {Outcome.NOT_VERIFIED}
+    assert all("IAM policy simulation of arn:aws:iam::" in c.note for c in grants)

@@ -8,14 +8,21 @@ import boto3
 import pytest
 from moto import mock_aws
 
+from constructs_lib.limits import DELIVERY_ACTIONS
 from constructs_lib.verify import ABSENT, Outcome, verify_stack
 from constructs_lib.verify.aws import AwsAccount
 from constructs_lib.verify.compare import function_identity, same, same_function, same_metric_queries
-from constructs_lib.verify.deployed import NotReadable, ResourceGone, StackResource, Unresolvable
+from constructs_lib.verify.deployed import Grant, NotReadable, ResourceGone, StackResource, Unresolvable
 from constructs_lib.verify.resolve import Resolver
 from tests.localdeploy import moto_ext
 
 ACCOUNT = "123456789012"
+
+
+def every_action(decision):
+    return {action: decision for actions in DELIVERY_ACTIONS.values() for action in actions}
+
+
 REGION = "us-east-1"
 STACK = "Orders"
 STACK_ID = f"arn:aws:cloudformation:{REGION}:{ACCOUNT}:stack/{STACK}/0f1e2d3c"
@@ -44,6 +51,13 @@ class FakeAccount:
         self.targets = {}
         self.alarms = {}
         self.exports = {}
+        self.simulated = []
+        self.grant = Grant(
+            arn("iam", "role/Orders-Role-1"),
+            every_action("allowed"),
+            target_policy=False,
+            cross_account=False,
+        )
 
     def add(self, logical_id, resource_type, physical_id, **attributes):
         self.resources[logical_id] = StackResource(logical_id, resource_type, physical_id, "CREATE_COMPLETE")
@@ -102,6 +116,12 @@ class FakeAccount:
 
     def metric_alarm(self, alarm_name):
         return self._get(self.alarms, alarm_name)
+
+    def delivery_decisions(self, function_name, actions, target_arn):
+        self.simulated.append((function_name, actions, target_arn))
+        if isinstance(self.grant, Exception):
+            raise self.grant
+        return self.grant
 
 
 TEMPLATE = {
@@ -871,3 +891,56 @@ def test_an_invoke_config_qualifier_given_as_a_version_or_alias_arn_is_its_name(
     report = verify_stack(STACK, template, account)
     assert report.drifts == []
     assert outcome_of(report, "NotifyAsync", "Qualifier") == (Outcome.MATCH, "")
+
+
+# --------------------------------------------------------------------------------------------------------------
+# The execution role's grant on each live destination (IAM policy simulation)
+
+
+def grant_checks(report):
+    return {
+        (c.logical_id, c.setting): (c.actual, c.outcome) for c in report.checks if c.setting.endswith(":SendMessage)")
+    }
+
+
+def test_the_role_s_grant_on_every_live_destination_is_asked_of_iam(account):
+    report = verify_stack(STACK, TEMPLATE, account)
+    assert report.drifts == []
+    assert grant_checks(report) == {
+        ("StreamMapping", "DestinationConfig.OnFailure.Destination (sqs:SendMessage)"): ("allowed", Outcome.MATCH),
+        ("NotifyAsync", "DestinationConfig.OnFailure.Destination (sqs:SendMessage)"): ("allowed", Outcome.MATCH),
+        ("Notify", "DeadLetterConfig.TargetArn (sqs:SendMessage)"): ("allowed", Outcome.MATCH),
+    }
+    # Asked for the live destination, with the live function.
+    assert (arn("lambda", "function:Orders-Process-1"), ("sqs:SendMessage",), arn("sqs", "Orders-Failures-1")) in (
+        account.simulated
+    )
+
+
+@pytest.mark.parametrize(
+    ("decision", "target_policy", "cross_account", "outcome"),
+    [
+        ("explicitDeny", True, False, Outcome.DRIFT),
+        ("implicitDeny", False, False, Outcome.DRIFT),  # nothing else can allow it
+        ("implicitDeny", True, True, Outcome.DRIFT),  # across accounts the role's policies must allow it
+        ("implicitDeny", True, False, Outcome.NOT_VERIFIED),  # the queue's own policy may allow it
+        ("implicitDeny", None, False, Outcome.NOT_VERIFIED),  # the queue's policy could not be read
+    ],
+)
+def test_a_grant_the_role_lacks_is_drift_when_nothing_else_can_allow_it(
+    account, decision, target_policy, cross_account, outcome
+):
+    account.grant = Grant(account.grant.role_arn, every_action(decision), target_policy, cross_account)
+    report = verify_stack(STACK, TEMPLATE, account)
+    checks = grant_checks(report)
+    assert set(checks.values()) == {(decision, outcome)}
+    if outcome is Outcome.DRIFT:
+        (drift, *_) = report.drifts
+        assert drift.note == f"{account.grant.role_arn} may not sqs:SendMessage it: failure records are lost"
+
+
+def test_a_simulation_that_cannot_run_leaves_the_grant_not_verified(account):
+    account.grant = NotReadable("IAM policy simulation of a role cannot be read: AccessDenied")
+    report = verify_stack(STACK, TEMPLATE, account)
+    assert report.drifts == []
+    assert set(grant_checks(report).values()) == {(ABSENT, Outcome.NOT_VERIFIED)}

@@ -13,9 +13,20 @@ from contextlib import contextmanager
 from typing import Any
 
 from botocore.exceptions import BotoCoreError, ClientError
+from botocore.parsers import ResponseParserError
 
-from constructs_lib.verify.deployed import NotReadable, ResourceGone, StackNotReadable, StackResource, Unresolvable
+from constructs_lib.verify.deployed import (
+    Grant,
+    NotReadable,
+    ResourceGone,
+    StackNotReadable,
+    StackResource,
+    Unresolvable,
+)
 from constructs_lib.verify.templates import TemplateError, parse_template
+
+# What the SDK raises besides a service's error response (no endpoint, no credentials, an unreadable answer).
+SDK_ERRORS = (BotoCoreError, ResponseParserError)
 
 # Error codes of the services read here that mean "no such resource".
 NOT_FOUND_CODES = frozenset(
@@ -50,7 +61,7 @@ def reading(what: str) -> Iterator[None]:
         if error_code(error) in NOT_FOUND_CODES:
             raise ResourceGone(f"{what}: {describe_error(error)}") from None
         raise NotReadable(f"{what} cannot be read: {describe_error(error)}") from None
-    except BotoCoreError as error:
+    except SDK_ERRORS as error:
         raise NotReadable(f"{what} cannot be read: {describe_error(error)}") from None
 
 
@@ -62,6 +73,7 @@ class AwsAccount:
         self._endpoint_url = endpoint_url
         self._clients: dict[str, Any] = {}
         self._exports: dict[str, Any] | None = None
+        self._simulation_error: str | None = None
 
     def client(self, service: str) -> Any:
         if service not in self._clients:
@@ -75,7 +87,7 @@ class AwsAccount:
             stacks = self.client("cloudformation").describe_stacks(StackName=stack_name)["Stacks"]
         except ClientError as error:
             raise StackNotReadable(f"stack {stack_name}: {describe_error(error)}") from None
-        except BotoCoreError as error:
+        except SDK_ERRORS as error:
             raise StackNotReadable(f"stack {stack_name} cannot be described: {describe_error(error)}") from None
         if not stacks:
             raise StackNotReadable(f"stack {stack_name} does not exist")
@@ -113,7 +125,7 @@ class AwsAccount:
             try:
                 pages = self.client("cloudformation").get_paginator("list_exports").paginate()
                 self._exports = {item["Name"]: item["Value"] for page in pages for item in page["Exports"]}
-            except (ClientError, BotoCoreError) as error:
+            except (ClientError, *SDK_ERRORS) as error:
                 reason = describe_error(error)
                 raise Unresolvable(f"Fn::ImportValue {name}: exports cannot be listed: {reason}") from None
         if name not in self._exports:
@@ -165,6 +177,61 @@ class AwsAccount:
             paginator = self.client("events").get_paginator("list_targets_by_rule")
             pages = paginator.paginate(Rule=rule_name, EventBusName=event_bus_name)
             return [target for page in pages for target in page["Targets"]]
+
+    def delivery_decisions(self, function_name: str, actions: tuple[str, ...], target_arn: str) -> Grant:
+        """IAM's SimulatePrincipalPolicy for the function's execution role and each action on the target."""
+        if self._simulation_error is not None:  # e.g. not permitted: the same answer for every target
+            raise NotReadable(self._simulation_error)
+        role = self.function_configuration(function_name).get("Role")
+        if not role:
+            raise NotReadable(f"function {function_name} names no execution role")
+        decisions = {}
+        try:
+            with reading(f"IAM policy simulation of {role}"):
+                for action in actions:
+                    # Objects are written to a bucket's keys; everything else is called on the target itself.
+                    resource = f"{target_arn}/*" if action == "s3:PutObject" else target_arn
+                    response = self.client("iam").simulate_principal_policy(
+                        PolicySourceArn=role, ActionNames=[action], ResourceArns=[resource]
+                    )
+                    results = response.get("EvaluationResults") or [{}]
+                    decisions[action] = results[0].get("EvalDecision", "")
+        except (NotReadable, ResourceGone) as error:
+            self._simulation_error = str(error)
+            raise NotReadable(self._simulation_error) from None
+        role_account = role.split(":")[4] if role.count(":") >= 5 else ""
+        target_account = target_arn.split(":")[4] if target_arn.count(":") >= 5 else ""
+        return Grant(
+            role,
+            decisions,
+            self._has_resource_policy(target_arn),
+            cross_account=bool(target_account) and target_account != role_account,
+        )
+
+    def _has_resource_policy(self, arn: str) -> bool | None:
+        """Whether the target has a resource policy of its own; None when it cannot be read."""
+        service, _, account, name = (arn.split(":", 5) + [""] * 6)[2:6]
+        try:
+            if service == "sqs":
+                url = self.client("sqs").get_queue_url(QueueName=name, QueueOwnerAWSAccountId=account)["QueueUrl"]
+                return "Policy" in self.queue_attributes(url)
+            if service == "sns":
+                return bool(self.client("sns").get_topic_attributes(TopicArn=arn)["Attributes"].get("Policy"))
+            if service == "events":
+                return bool(self.client("events").describe_event_bus(Name=arn).get("Policy"))
+            if service == "lambda":
+                self.client("lambda").get_policy(FunctionName=arn)
+                return True
+            if service == "s3":
+                self.client("s3").get_bucket_policy(Bucket=name.split("/")[0] or arn.rsplit(":", 1)[-1])
+                return True
+        except ClientError as error:
+            if error_code(error) in {"ResourceNotFoundException", "NoSuchBucketPolicy"}:
+                return False  # Lambda and S3 answer so when there is no policy
+            return None
+        except (*SDK_ERRORS, NotReadable, ResourceGone, KeyError):
+            return None
+        return None
 
     def metric_alarm(self, alarm_name: str) -> Mapping[str, Any]:
         with reading(f"alarm {alarm_name}"):

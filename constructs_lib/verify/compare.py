@@ -31,6 +31,7 @@ from typing import Any
 from constructs_lib import limits
 from constructs_lib.verify.deployed import (
     Deployed,
+    Grant,
     NotReadable,
     ResourceGone,
     StackNotReadable,
@@ -204,6 +205,49 @@ class ResourceCheck:
 
 
 # --------------------------------------------------------------------------------------------------------------
+# The execution role's effective grant on a live destination
+
+_KIND_BY_SERVICE = {
+    "sqs": limits.DestinationKind.SQS_QUEUE,
+    "sns": limits.DestinationKind.SNS_TOPIC,
+    "lambda": limits.DestinationKind.LAMBDA_FUNCTION,
+    "events": limits.DestinationKind.EVENT_BUS,
+    "s3": limits.DestinationKind.S3_BUCKET,
+}
+
+
+def check_grant(check: ResourceCheck, deployed: Deployed, function_name: Any, setting: str, target: Any) -> None:
+    """May the function's execution role deliver to the live destination of `setting`? Asked of IAM's policy
+    simulation, so a statement removed from the role (records then fail to arrive, silently) is found."""
+    if missing(target) or not isinstance(target, str) or not isinstance(function_name, str):
+        return
+    parts = target.split(":")
+    kind = _KIND_BY_SERVICE.get(parts[2]) if target.startswith("arn:") and len(parts) > 2 else None
+    if kind is None:
+        return
+    actions = limits.DELIVERY_ACTIONS[kind]
+    try:
+        grant: Grant = deployed.delivery_decisions(function_name, actions, target)
+    except (NotReadable, ResourceGone) as error:
+        for action in actions:
+            check.add(f"{setting} ({action})", "allowed", ABSENT, Outcome.NOT_VERIFIED, str(error))
+        return
+    for action in actions:
+        decision = grant.decisions.get(action, "")
+        # In the target's account, its own resource policy may allow what the role's policies do not.
+        conclusive = grant.cross_account or grant.target_policy is False
+        if decision == "allowed":
+            outcome, note = Outcome.MATCH, ""
+        elif decision == "explicitDeny" or (decision == "implicitDeny" and conclusive):
+            outcome, note = Outcome.DRIFT, f"{grant.role_arn} may not {action} it: failure records are lost"
+        elif decision == "implicitDeny":
+            outcome, note = Outcome.NOT_VERIFIED, "the role's policies do not allow it; the target's own policy may"
+        else:
+            outcome, note = Outcome.NOT_VERIFIED, "IAM policy simulation gave no decision"
+        check.add(f"{setting} ({action})", "allowed", decision or ABSENT, outcome, note)
+
+
+# --------------------------------------------------------------------------------------------------------------
 # One reader per resource type
 
 
@@ -252,6 +296,9 @@ def check_event_source_mapping(resource: StackResource, check: ResourceCheck, de
         dig(mapping, "DestinationConfig.OnFailure.Destination"),
         only_if_set=not stream,
     )
+    if stream:  # Lambda delivers a mapping's failure records with the function's execution role
+        target = dig(mapping, "DestinationConfig.OnFailure.Destination")
+        check_grant(check, deployed, mapping.get("FunctionArn"), "DestinationConfig.OnFailure.Destination", target)
 
 
 def _template_invoke_config_target(check: ResourceCheck) -> tuple[str, str]:
@@ -292,11 +339,14 @@ def check_event_invoke_config(resource: StackResource, check: ResourceCheck, dep
     for outcome in ("OnSuccess", "OnFailure"):
         path = f"DestinationConfig.{outcome}.Destination"
         check.compare(path, dig(config, path))
+        check_grant(check, deployed, function_name, path, dig(config, path))
 
 
 def check_function(resource: StackResource, check: ResourceCheck, deployed: Deployed) -> None:
     configuration = deployed.function_configuration(resource.physical_id)
-    check.compare("DeadLetterConfig.TargetArn", dig(configuration, "DeadLetterConfig.TargetArn"))
+    target = dig(configuration, "DeadLetterConfig.TargetArn")
+    check.compare("DeadLetterConfig.TargetArn", target)
+    check_grant(check, deployed, resource.physical_id, "DeadLetterConfig.TargetArn", target)
 
 
 def check_queue(resource: StackResource, check: ResourceCheck, deployed: Deployed) -> None:

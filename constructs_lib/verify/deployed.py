@@ -61,3 +61,20 @@ class Deployed(Protocol):
     def rule_targets(self, rule_name: str, event_bus_name: str) -> list[Mapping[str, Any]]: ...
 
     def metric_alarm(self, alarm_name: str) -> Mapping[str, Any]: ...
+
+    def delivery_decisions(self, function_name: str, actions: tuple[str, ...], target_arn: str) -> Grant: ...
+
+
+@dataclass(frozen=True)
+class Grant:
+    """What IAM's policy simulation says about a function's execution role calling `actions` on a target.
+
+    `decisions` maps each action to "allowed", "implicitDeny" or "explicitDeny" for the role's own policies (the
+    simulation cannot include a resource policy for a role). `target_policy` says whether the target has a
+    resource policy of its own (None: unknown), which can still allow a call in its account; `cross_account`
+    whether the target is in another account than the role, where the role's own policies must allow it."""
+
+    role_arn: str
+    decisions: Mapping[str, str]
+    target_policy: bool | None
+    cross_account: bool

@@ -179,7 +179,11 @@ class AwsAccount:
             return [target for page in pages for target in page["Targets"]]
 
     def delivery_decisions(self, function_name: str, actions: tuple[str, ...], target_arn: str) -> Grant:
-        """IAM's SimulatePrincipalPolicy for the function's execution role and each action on the target."""
+        """IAM's SimulatePrincipalPolicy for the function's execution role and each action on the target.
+
+        The target's resource policy is not passed: IAM API reference, SimulatePrincipalPolicy, "CallerArn is
+        required if you include a ResourcePolicy and the PolicySourceArn is not the ARN for an IAM user" (and a
+        role's ARN cannot be the caller). So only whether the target has such a policy is reported."""
         if self._simulation_error is not None:  # e.g. not permitted: the same answer for every target
             raise NotReadable(self._simulation_error)
         role = self.function_configuration(function_name).get("Role")

@@ -47,10 +47,13 @@ def error_code(error: ClientError) -> str:
 
 
 def describe_error(error: Exception) -> str:
+    """One line: an unreadable answer (e.g. an HTML error page) is not repeated in full."""
     if isinstance(error, ClientError):
-        message = error.response.get("Error", {}).get("Message") or str(error)
-        return f"{error_code(error)}: {message}"
-    return str(error) or type(error).__name__
+        text = f"{error_code(error)}: {error.response.get('Error', {}).get('Message') or error}"
+    else:
+        text = str(error) or type(error).__name__
+    line = text.strip().splitlines()[0] if text.strip() else type(error).__name__
+    return line if len(line) <= 200 else line[:197] + "..."
 
 
 @contextmanager
@@ -191,7 +194,7 @@ class AwsAccount:
             raise NotReadable(f"function {function_name} names no execution role")
         decisions = {}
         try:
-            with reading(f"IAM policy simulation of {role}"):
+            with reading("IAM policy simulation"):
                 for action in actions:
                     # Objects are written to a bucket's keys; everything else is called on the target itself.
                     resource = f"{target_arn}/*" if action == "s3:PutObject" else target_arn

@@ -43,8 +43,9 @@ __all__ = ["LAMBDA_DLQ_ATTRIBUTES", "MessageResult", "Outcome", "RedriveProgress
 #: Message attributes Lambda adds to a dead-letter message: they describe the failure, not the event, and are
 #: not carried over to a replay.
 LAMBDA_DLQ_ATTRIBUTES = frozenset({"RequestID", "ErrorCode", "ErrorMessage"})
-# Receives in a row that bring back only messages this run already settled: the rest of the queue is hidden
-# (in flight elsewhere) or held back (FIFO), so the run ends.
+# Receives in a row that bring back only messages this run already settled although it could not hide them
+# again (no sqs:ChangeMessageVisibility): the run ends rather than cycle. Hidden again, each such message comes
+# back ever more rarely, and the run ends at the first empty receive.
 _MAX_STALE_RECEIVES = 10
 # SQS's longest visibility timeout (12 hours).
 _MAX_VISIBILITY_TIMEOUT = 43_200
@@ -281,6 +282,7 @@ class _Run:
     # FIFO failure queues: id → message group; and how often a message left in the queue came back.
     groups: dict[str, str] = field(default_factory=dict)
     reappeared: Counter[str] = field(default_factory=Counter)
+    deleted: set[str] = field(default_factory=set)
     lock: threading.RLock = field(default_factory=threading.RLock)
 
     def receive(self, wanted: int) -> list[dict[str, Any]] | None:
@@ -307,7 +309,7 @@ class _Run:
             messages = response.get("Messages", [])
             if not messages:
                 return []
-            fresh, back = [], []
+            fresh, back, undeleted = [], [], []
             with self.lock:
                 for message in messages:
                     message_id = message["MessageId"]
@@ -318,20 +320,27 @@ class _Run:
                         if message_id in self.held:  # keep the newest handle: only it deletes for sure
                             self.held[message_id] = message["ReceiptHandle"]
                             back.append(message)
+                        elif message_id in self.deleted:
+                            # Deleted with a receipt handle that had been replaced meanwhile (SQS then may keep
+                            # the message): delete it again with this one.
+                            undeleted.append(message)
                         continue
                     self.seen.add(message_id)
                     self.held[message_id] = message["ReceiptHandle"]
                     fresh.append(message)
                 self.taken += len(fresh)
-            if back:
-                self._hide_again(back)
+            hidden_again = self._hide_again(back) if back else True
+            if undeleted:
+                entries = [{"Id": str(i), "ReceiptHandle": m["ReceiptHandle"]} for i, m in enumerate(undeleted)]
+                with contextlib.suppress(Exception):  # if not, it comes back once more and is deleted then
+                    self.sqs.delete_message_batch(QueueUrl=self.queue_url, Entries=entries)
             if fresh:
                 return fresh
-            stale_receives += 1
+            stale_receives = 0 if hidden_again else stale_receives + 1
             if stale_receives >= _MAX_STALE_RECEIVES:
                 return []
 
-    def _hide_again(self, messages: Sequence[dict[str, Any]]) -> None:
+    def _hide_again(self, messages: Sequence[dict[str, Any]]) -> bool:
         entries = []
         with self.lock:
             for index, message in enumerate(messages):
@@ -345,8 +354,11 @@ class _Run:
                     }
                 )
         # Best effort: if it fails, they come back once more and are recognised again.
-        with contextlib.suppress(Exception):
-            self.sqs.change_message_visibility_batch(QueueUrl=self.queue_url, Entries=entries)
+        try:
+            response = self.sqs.change_message_visibility_batch(QueueUrl=self.queue_url, Entries=entries)
+        except Exception:
+            return False
+        return not response.get("Failed")
 
     def process_round(self, messages: Sequence[dict[str, Any]]) -> None:
         planned = [plan for plan in map(self._plan, messages) if plan is not None]
@@ -496,6 +508,7 @@ class _Run:
             if reason is None:
                 with self.lock:
                     self.held.pop(plan.message["MessageId"], None)
+                    self.deleted.add(plan.message["MessageId"])
                 if maybe_twice:
                     reason = "sent again after an answer was lost: it may have arrived twice"
             else:

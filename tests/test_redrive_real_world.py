@@ -30,10 +30,12 @@ from constructs_lib.redrive import (
     Outcome,
     QueueTarget,
     StreamTarget,
+    UnsupportedRecord,
     fifo_id,
     kinesis_partition_key,
     redrive,
 )
+from constructs_lib.redrive._payloads import dumps_json
 from constructs_lib.redrive.cli import EXIT_SKIPPED, main
 from tests.runtime_support import (
     ACCOUNT,
@@ -153,6 +155,30 @@ def test_poison_messages_are_skipped_with_their_reason_and_every_other_message_m
     )
     assert reasons[1].startswith("the event holds a lone surrogate at body.note ")
     assert reasons[2].startswith("the event holds a lone surrogate at requestPayload.name ")
+
+
+def test_non_standard_json_is_never_replayed(sqs, failure_queue, replay_queue):
+    fill_queue(sqs, failure_queue, [async_record_text('{"ratio": NaN}', "r-nan")])
+    add_dead_letters(sqs, failure_queue, [dead_letter('{"limit": Infinity}', "r-inf")])
+
+    summary = run(failure_queue, QueueTarget(replay_queue, client=sqs), sqs)
+
+    assert (summary.moved, summary.skipped) == (0, 2)
+    assert sorted(result.reason for result in summary.results) == [
+        "not a failure record: Body: not standard JSON: Infinity is not a JSON value",
+        "not a failure record: Body: not standard JSON: NaN is not a JSON value",
+    ]
+    assert drain(sqs, replay_queue) == []
+
+
+def test_generated_json_is_utf8_and_escapes_only_what_sqs_refuses():
+    assert dumps_json({"text": "Zoë 東京 🚀", "odd": "\ufffe\uffff"}) == (
+        '{"text": "Zoë 東京 🚀", "odd": "\\ufffe\\uffff"}'.encode()
+    )
+    with pytest.raises(UnsupportedRecord, match=r"holds a lone surrogate \(\\ud800\) at doc.name"):
+        dumps_json({"doc": {"name": "\ud800"}})
+    with pytest.raises(UnsupportedRecord, match="cannot be written as standard JSON"):
+        dumps_json({"x": float("inf")})
 
 
 def test_the_cli_reports_a_poison_message_and_goes_on(sqs, failure_queue, replay_queue):

@@ -499,7 +499,7 @@ class _ShardPacer:
         waits = []
         for index in deferred:
             budget = self._shards[shards[index]]
-            waits.append(max(budget.blocked_until, budget.window_start + 1.0) - now)
+            waits.append((budget.blocked_until if now < budget.blocked_until else budget.window_start + 1.0) - now)
         return max(0.001, min(waits, default=0.001))
 
     def throttled(self, shard: str | None, delay: float) -> None:

@@ -14,6 +14,7 @@ import hashlib
 import io
 import json
 from collections import Counter
+from decimal import Decimal
 from typing import Any
 
 import boto3
@@ -25,6 +26,7 @@ from moto import mock_aws
 
 from constructs_lib.fetch import DynamoDBStreamRecord
 from constructs_lib.limits import SQS_FIFO_ID_CHARACTERS, SQS_FIFO_ID_MAX_LENGTH
+from constructs_lib.records import parse_record
 from constructs_lib.redrive import (
     OriginalFunctionTarget,
     Outcome,
@@ -347,6 +349,15 @@ def test_the_replayed_event_is_the_recorded_text_byte_for_byte(sqs, kinesis, fai
     [put] = stream_contents(kinesis, "orders-replay")
     assert put["Data"] == EXACT_PAYLOAD.encode("utf-8")
     assert put["PartitionKey"] == "r-exact"
+
+
+def test_the_record_keeps_the_exact_text_and_decodes_what_python_cannot_hold_as_decimal():
+    record = parse_record(async_record_text(EXACT_PAYLOAD, "r-exact"))
+
+    assert record.request_payload_json == EXACT_PAYLOAD
+    assert record.request_payload["limit"] == Decimal("1e400")  # not Infinity
+    assert record.request_payload["count"] == 123456789012345678901234567890
+    assert parse_record(async_record_text('{"n": ' + "7" * 5000 + "}", "r")).request_payload["n"] == Decimal("7" * 5000)
 
 
 def test_the_exact_text_survives_an_sns_envelope(sqs, failure_queue, replay_queue):

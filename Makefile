@@ -31,7 +31,7 @@ help:
 	@echo "make test    set up and run lint, format check and the test suite"
 	@echo "make deploy-local  set up, cdk bootstrap + cdk deploy of the sample app to a local moto server, verify"
 	@echo "make format  apply ruff's fixes and formatting"
-	@echo "make bench   synth overhead against plain aws-cdk-lib (benchmarks/, not part of the tests)"
+	@echo "make bench   synth overhead against plain aws-cdk-lib, redrive throughput (benchmarks/, not part of the tests)"
 	@echo "make clean   remove cdk.out and caches (keeps the installed toolchain)"
 
 setup: $(VENV_STAMP) $(NODE_STAMP)
@@ -70,6 +70,7 @@ format: $(VENV_STAMP)
 
 bench: setup
 	python -m benchmarks.synth_overhead
+	python -m benchmarks.redrive_batching --runs 3 --round-trip-ms 10
 
 clean:
 	rm -rf cdk.out .pytest_cache .ruff_cache .hypothesis

@@ -443,3 +443,34 @@ def human_duration(seconds: Number) -> str:
     value = round(seconds / size, 1)
     text = str(int(value)) if float(value).is_integer() else str(value)
     return f"{text} {unit}" if value == 1 else f"{text} {unit}s"
+
+
+# --- limits of the APIs the runtime redrive calls (constructs_lib.redrive) ----------------------------------
+
+# SQS message quotas ("Amazon SQS message quotas", SQS Developer Guide) and the SendMessage /
+# SendMessageBatch API reference: MessageGroupId and MessageDeduplicationId are 1-128 characters, alphanumeric
+# characters and punctuation only; a batch holds at most 10 entries; a message at most 10 attributes.
+SQS_FIFO_ID_MAX_LENGTH: Final = 128
+"""Longest MessageGroupId / MessageDeduplicationId."""
+SQS_FIFO_ID_CHARACTERS: Final = frozenset(
+    "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789" + "!\"#$%&'()*+,-./:;<=>?@[\\]^_`{|}~"
+)
+"""What a MessageGroupId or MessageDeduplicationId may contain."""
+SQS_BATCH_MAX_ENTRIES: Final = 10
+SQS_MAX_MESSAGE_ATTRIBUTES: Final = 10
+# SendMessageBatch API reference (2025): "The maximum allowed individual message size and the maximum total
+# payload size (the sum of the individual lengths of all of the batched messages) are both 1 MiB". A queue's
+# own MaximumMessageSize attribute can be lower; all parts of a message attribute (name, type, value) count
+# toward it (MessageAttributeValue API reference).
+SQS_MAX_MESSAGE_BYTES: Final = 1_048_576
+SQS_BATCH_MAX_BYTES: Final = 1_048_576
+# Kinesis PutRecords / PutRecordsRequestEntry API reference: up to 500 records and 5 MiB per call (partition
+# keys included); a partition key is 1-256 Unicode characters; data + partition key at most the stream's
+# maximum record size, 1 MiB unless raised with UpdateMaxRecordSize (MaxRecordSizeInKiB, up to 10 MiB; "Handle
+# large records", Kinesis Data Streams Developer Guide). A shard takes 1,000 records and 1 MiB per second.
+KINESIS_PUT_RECORDS_MAX_ENTRIES: Final = 500
+KINESIS_PUT_RECORDS_MAX_BYTES: Final = 5 * 1_048_576
+KINESIS_DEFAULT_MAX_RECORD_BYTES: Final = 1_048_576
+KINESIS_PARTITION_KEY_MAX_LENGTH: Final = 256
+KINESIS_SHARD_WRITE_RECORDS_PER_SECOND: Final = 1_000
+KINESIS_SHARD_WRITE_BYTES_PER_SECOND: Final = 1_048_576

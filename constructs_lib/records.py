@@ -23,11 +23,14 @@ This module is pure: it imports neither boto3 nor aws_cdk, so it can run inside 
 
 from __future__ import annotations
 
+import base64
+import binascii
 import json
 import re
 from collections.abc import Mapping
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from datetime import datetime
+from decimal import Decimal
 from enum import StrEnum
 from typing import Any
 
@@ -43,9 +46,11 @@ __all__ = [
     "StreamBatchInfo",
     "StreamFailureRecord",
     "StreamKind",
+    "loads_json",
     "parse_record",
     "parse_sns_notification",
     "parse_sqs_message",
+    "raw_member",
 ]
 
 #: Conditions of asynchronous invocation records that mean the event was not processed.
@@ -111,10 +116,14 @@ class ResponseContext:
 class AsyncInvocationRecord:
     """An asynchronous invocation record (on-failure or on-success destination).
 
-    ``request_payload`` is the original event. Lambda leaves it out when the record would exceed the
-    destination's size limit; ``request_payload_included`` is then ``False`` and the event cannot be replayed
-    from this record. ``response_context`` and ``response_payload`` are ``None`` when the record has none (for
-    example an event that expired before the function ever ran).
+    ``request_payload`` is the original event, decoded (an integer too long for Python's ``int`` or a number
+    beyond a float's range is a ``Decimal``). ``request_payload_json`` is the same event as the exact JSON text
+    the record holds (numbers with their digits, strings with their escapes), or ``None`` when the record was
+    given as an already decoded object: replay that, not a re-encoding of ``request_payload``. Lambda leaves the
+    payload out when the record would exceed the destination's size limit; ``request_payload_included`` is
+    then ``False`` and the event cannot be replayed from this record. ``response_context`` and
+    ``response_payload`` are ``None`` when the record has none (for example an event that expired before the
+    function ever ran).
     """
 
     version: str
@@ -125,6 +134,8 @@ class AsyncInvocationRecord:
     response_context: ResponseContext | None
     response_payload: Any
     sns: SnsEnvelope | None = None
+    # The same record in other formatting is the same record.
+    request_payload_json: str | None = field(default=None, compare=False)
 
     @property
     def is_failure(self) -> bool:
@@ -218,7 +229,7 @@ def parse_record(document: str | bytes | Mapping[str, Any], *, path: str = "") -
     data = _load_json(document, path)
     if data.get("Type") == "Notification":
         return parse_sns_notification(data, path=path)
-    return _parse_invocation_record(_Fields(data, path))
+    return _parse_invocation_record(_Fields(data, path), _text_of(document))
 
 
 def parse_sns_notification(notification: str | bytes | Mapping[str, Any], *, path: str = "") -> FailureRecord:
@@ -242,7 +253,7 @@ def parse_sns_notification(notification: str | bytes | Mapping[str, Any], *, pat
     message_path = fields.child_path("Message")
     if _is_dead_letter(attributes):
         return _parse_dead_letter(message, message_path, attributes, fields.child_path("MessageAttributes"), envelope)
-    record = _parse_invocation_record(_Fields(_load_json(message, message_path), message_path))
+    record = _parse_invocation_record(_Fields(_load_json(message, message_path), message_path), message)
     return replace(record, sns=envelope)
 
 
@@ -284,7 +295,7 @@ def parse_sqs_message(message: Mapping[str, Any], *, attributes_requested: bool 
         ) from None
 
 
-def _parse_invocation_record(fields: _Fields) -> AsyncInvocationRecord | StreamFailureRecord:
+def _parse_invocation_record(fields: _Fields, text: str | None = None) -> AsyncInvocationRecord | StreamFailureRecord:
     data = fields.data
     if "requestContext" not in data:
         raise RecordFormatError(
@@ -326,6 +337,7 @@ def _parse_invocation_record(fields: _Fields) -> AsyncInvocationRecord | StreamF
         request_payload_included="requestPayload" in data,
         response_context=response_context,
         response_payload=data.get("responsePayload"),
+        request_payload_json=raw_member(text, "requestPayload") if text is not None else None,
     )
 
 
@@ -376,24 +388,26 @@ def _parse_batch_info(fields: _Fields, key: str) -> StreamBatchInfo:
     )
 
 
-def _is_dead_letter(attributes: Mapping[str, tuple[str, str | None]]) -> bool:
+def _is_dead_letter(attributes: Mapping[str, tuple[str | bytes, str | None]]) -> bool:
     return "RequestID" in attributes or "ErrorCode" in attributes
 
 
 def _parse_dead_letter(
     body: str,
     body_path: str,
-    attributes: Mapping[str, tuple[str, str | None]],
+    attributes: Mapping[str, tuple[str | bytes, str | None]],
     attributes_path: str,
     envelope: SnsEnvelope | None,
 ) -> DeadLetterMessage:
-    for name in ("RequestID", "ErrorCode"):
-        if name not in attributes:
+    for name in _DLQ_ATTRIBUTES:
+        if name not in attributes and name != "ErrorMessage":
             raise RecordFormatError(
                 f"{attributes_path}.{name}",
                 f"missing: a function dead-letter message carries {', '.join(_DLQ_ATTRIBUTES)}",
             )
-    error_code_text = attributes["ErrorCode"][0]
+        if name in attributes and not isinstance(attributes[name][0], str):
+            raise RecordFormatError(f"{attributes_path}.{name}", "expected a String attribute, got a Binary one")
+    error_code_text = str(attributes["ErrorCode"][0])
     try:
         error_code = int(error_code_text)
     except ValueError:
@@ -403,25 +417,46 @@ def _parse_dead_letter(
     return DeadLetterMessage(
         body=body,
         event=_load_json(body, body_path, expect_object=False),
-        request_id=attributes["RequestID"][0],
+        request_id=str(attributes["RequestID"][0]),
         error_code=error_code,
-        error_message=attributes["ErrorMessage"][0] if "ErrorMessage" in attributes else None,
+        error_message=str(attributes["ErrorMessage"][0]) if "ErrorMessage" in attributes else None,
         sns=envelope,
     )
 
 
 def _message_attributes(
     fields: _Fields, key: str, *, value_key: str, type_key: str
-) -> dict[str, tuple[str, str | None]]:
-    """Read SQS (``StringValue``/``DataType``) or SNS (``Value``/``Type``) message attributes: name → (value, type)."""
+) -> dict[str, tuple[str | bytes, str | None]]:
+    """Read SQS (``StringValue``/``DataType``) or SNS (``Value``/``Type``) message attributes: name → (value, type).
+
+    A ``Binary`` attribute's value is bytes: SQS's ``BinaryValue`` as ReceiveMessage returns it, or the base64
+    text of a Lambda SQS event's ``binaryValue`` and of an SNS notification's ``Value``.
+    """
     attributes = fields.optional_object(key)
     if attributes is None:
         return {}
-    result: dict[str, tuple[str, str | None]] = {}
+    result: dict[str, tuple[str | bytes, str | None]] = {}
+    binary_key = value_key.replace("String", "Binary").replace("string", "binary")
     for name in attributes.data:
         attribute = attributes.required_object(name)
-        result[name] = (attribute.required_str(value_key), attribute.optional_str(type_key))
+        data_type = attribute.optional_str(type_key)
+        if data_type is not None and data_type.startswith("Binary"):
+            raw = attribute.data.get(binary_key, attribute.data.get(value_key))
+            result[name] = (_binary_value(raw, attribute.child_path(binary_key)), data_type)
+        else:
+            result[name] = (attribute.required_str(value_key), data_type)
     return result
+
+
+def _binary_value(raw: Any, path: str) -> bytes:
+    if isinstance(raw, bytes | bytearray):
+        return bytes(raw)
+    if isinstance(raw, str):
+        try:
+            return base64.b64decode(raw, validate=True)
+        except (binascii.Error, ValueError):
+            raise RecordFormatError(path, "expected base64 text for a Binary attribute") from None
+    raise RecordFormatError(path, f"expected a Binary attribute value, got {_describe(raw)}")
 
 
 def _load_json(document: str | bytes | Mapping[str, Any], path: str, *, expect_object: bool = True) -> Any:
@@ -434,13 +469,101 @@ def _load_json(document: str | bytes | Mapping[str, Any], path: str, *, expect_o
             raise RecordFormatError(path, f"not UTF-8 text: {error}") from None
     if not isinstance(document, str):
         raise RecordFormatError(path, f"expected JSON text or an object, got {_describe(document)}")
-    try:
-        data = json.loads(document)
-    except json.JSONDecodeError as error:
-        raise RecordFormatError(path, f"not JSON ({error.msg} at line {error.lineno} column {error.colno})") from None
+    data = loads_json(document, path)
     if expect_object and not isinstance(data, dict):
         raise RecordFormatError(path, f"expected a JSON object, got {_describe(data)}")
     return data
+
+
+def loads_json(text: str, path: str = "") -> Any:
+    """``json.loads`` for records: standard JSON only, any number, and only ``RecordFormatError`` on bad input.
+
+    Integers longer than Python's ``int`` conversion allows and numbers beyond a float's range decode to
+    ``Decimal`` (never ``Infinity``); ``NaN`` / ``Infinity`` literals, which are not JSON, are refused; input
+    nested deeper than the parser can follow is refused with a clear message instead of a ``RecursionError``.
+    """
+    try:
+        return json.loads(text, parse_int=_parse_int, parse_float=_parse_float, parse_constant=_refuse_constant)
+    except json.JSONDecodeError as error:
+        raise RecordFormatError(path, f"not JSON ({error.msg} at line {error.lineno} column {error.colno})") from None
+    except _NotJson as error:
+        raise RecordFormatError(path, f"not standard JSON: {error} is not a JSON value") from None
+    except RecursionError:
+        raise RecordFormatError(path, "nested too deeply to be parsed (arrays or objects inside each other)") from None
+
+
+def raw_member(text: str, key: str) -> str | None:
+    """The exact JSON text of the top-level member ``key`` of the JSON object ``text`` (the last one if repeated).
+
+    Only the top level is walked; values are skipped with the standard decoder, so whitespace, escapes and the
+    digits of numbers are returned exactly as written. ``None`` if ``text`` is not an object or has no such key.
+    """
+    decoder = _RAW_DECODER
+    try:
+        index = _skip_space(text, 0)
+        if text[index] != "{":
+            return None
+        index = _skip_space(text, index + 1)
+        found = None
+        if text[index] == "}":
+            return None
+        while True:
+            if text[index] != '"':
+                return None
+            name, index = json.decoder.scanstring(text, index + 1)
+            index = _skip_space(text, index)
+            if text[index] != ":":
+                return None
+            start = _skip_space(text, index + 1)
+            _, end = decoder.raw_decode(text, start)
+            if name == key:
+                found = text[start:end]
+            index = _skip_space(text, end)
+            if text[index] == ",":
+                index = _skip_space(text, index + 1)
+            elif text[index] == "}":
+                return found
+            else:
+                return None
+    except (IndexError, ValueError, RecursionError):
+        return None
+
+
+class _NotJson(ValueError):
+    pass
+
+
+def _parse_int(text: str) -> int | Decimal:
+    try:
+        return int(text)
+    except ValueError:  # more digits than int() converts (sys.get_int_max_str_digits)
+        return Decimal(text)
+
+
+def _parse_float(text: str) -> float | Decimal:
+    value = float(text)
+    return value if value not in (float("inf"), float("-inf")) else Decimal(text)
+
+
+def _refuse_constant(name: str) -> Any:
+    raise _NotJson(name)
+
+
+_RAW_DECODER = json.JSONDecoder(parse_int=str, parse_float=str, parse_constant=_refuse_constant)
+_SPACE = re.compile(r"[ \t\n\r]*")
+
+
+def _skip_space(text: str, index: int) -> int:
+    match = _SPACE.match(text, index)
+    return match.end() if match else index
+
+
+def _text_of(document: str | bytes | Mapping[str, Any]) -> str | None:
+    if isinstance(document, str):
+        return document
+    if isinstance(document, bytes | bytearray):
+        return bytes(document).decode("utf-8")
+    return None
 
 
 class _Fields:

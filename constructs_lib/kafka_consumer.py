@@ -259,7 +259,7 @@ class KafkaConsumer(Construct):
         failure_target: Target | None = None
         failure_topic = kafka_on_failure_topic(on_failure)
         if failure_topic is not None:
-            violations += check_kafka_topic(failure_topic, path=path, setting="on_failure")
+            violations += check_kafka_topic(failure_topic, path=path, setting="on_failure", source=False)
             if failure_topic == topic:
                 violations.append(
                     Violation(
@@ -563,7 +563,7 @@ class KafkaConsumer(Construct):
                 path=path,
             )
         if not (isinstance(topic, str) and cdk.Token.is_unresolved(topic)):
-            violations += check_kafka_topic(topic, path=path, setting="topic")
+            violations += check_kafka_topic(topic, path=path, setting="topic", source=True)
         if consumer_group_id is not None and not (
             isinstance(consumer_group_id, str) and cdk.Token.is_unresolved(consumer_group_id)
         ):

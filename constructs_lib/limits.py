@@ -492,6 +492,10 @@ KAFKA_INFINITE_RETRIES_WITH_DESTINATION: Final = 10
 KAFKA_TOPIC_DESTINATION_PREFIX: Final = "kafka://"
 KAFKA_TOPIC_PATTERN: Final = r"[^.][a-zA-Z0-9\-_.]{0,248}"
 """A Kafka topic name as Lambda accepts it after `kafka://`: 1-249 of [a-zA-Z0-9._-], not starting with a dot."""
+KAFKA_SOURCE_TOPIC_PATTERN: Final = r"[^.][a-zA-Z0-9\-_.]{1,248}"
+r"""A source topic (Topics) as the CloudFormation schema of AWS::Lambda::EventSourceMapping checks it,
+`^[^.]([a-zA-Z0-9\-_.]+)` with at most 249 characters: at least 2 characters (CDK's template validation rejects a
+one-letter topic)."""
 KAFKA_CONSUMER_GROUP_ID_PATTERN: Final = r"[a-zA-Z0-9\-/*:_+=.@]*"
 KAFKA_CONSUMER_GROUP_ID_MAX_LENGTH: Final = 200
 KAFKA_BOOTSTRAP_SERVER_PATTERN: Final = (
@@ -559,15 +563,18 @@ def kafka_on_failure_topic(destination: object) -> str | None:
     return None
 
 
-def check_kafka_topic(topic: object, *, path: str, setting: str) -> list[Violation]:
-    """A Kafka topic name Lambda accepts (source topic, or the topic of a `kafka://` destination)."""
-    if isinstance(topic, str) and re.fullmatch(KAFKA_TOPIC_PATTERN, topic):
+def check_kafka_topic(topic: object, *, path: str, setting: str, source: bool) -> list[Violation]:
+    """A Kafka topic name Lambda accepts: the source topic (2 to 249 characters), or the topic of a `kafka://`
+    on-failure destination (1 to 249)."""
+    pattern = KAFKA_SOURCE_TOPIC_PATTERN if source else KAFKA_TOPIC_PATTERN
+    if isinstance(topic, str) and re.fullmatch(pattern, topic):
         return []
+    shortest = 2 if source else 1
     return [
         Violation(
             path,
             setting,
-            "a Kafka topic name of 1 to 249 letters, digits, '.', '_' or '-', not starting with '.'",
+            f"a Kafka topic name of {shortest} to 249 letters, digits, '.', '_' or '-', not starting with '.'",
             repr(topic),
         )
     ]

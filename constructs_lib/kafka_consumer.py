@@ -685,7 +685,7 @@ class KafkaConsumer(Construct):
         if root_ca_certificate is not None:
             access.append(access_class(type=KAFKA_ROOT_CA_ACCESS_TYPE, uri=root_ca_certificate.secret_arn))
         if vpc is not None:
-            for subnet_id in vpc.select_subnets(vpc_subnets).subnet_ids:
+            for subnet_id in vpc.select_subnets(**_selection(vpc_subnets)).subnet_ids:
                 access.append(access_class(type="VPC_SUBNET", uri=f"subnet:{subnet_id}"))
             for group in security_groups:
                 access.append(access_class(type="VPC_SECURITY_GROUP", uri=f"security_group:{group.security_group_id}"))
@@ -702,6 +702,24 @@ def _authentication(authentication: KafkaAuthentication | None, secret: Any) -> 
     if authentication is None and secret is not None:
         return KafkaAuthentication.SASL_SCRAM_512
     return authentication
+
+
+_SELECTION_FIELDS = (
+    "availability_zones",
+    "one_per_az",
+    "subnet_filters",
+    "subnet_group_name",
+    "subnets",
+    "subnet_type",
+)
+
+
+def _selection(selection: Any) -> dict[str, Any]:
+    """An ``ec2.SubnetSelection`` as the keyword arguments of ``IVpc.select_subnets``."""
+    if selection is None:
+        return {}
+    chosen = {name: getattr(selection, name, None) for name in _SELECTION_FIELDS}
+    return {name: value for name, value in chosen.items() if value is not None}
 
 
 def _cluster_arn(cluster: Any) -> str | None:

@@ -77,10 +77,10 @@ def _bounded(value: object) -> bool:
     "KafkaUnboundedRetries",
     Level.ERROR,
     explanation="A Kafka mapping in provisioned mode with infinite retries, infinite record age and no on-failure "
-    "destination retries a poison pill until its record leaves the topic, and its partition waits meanwhile. (With a "
-    "destination Lambda caps infinite retries at 10, so that one is bounded.)",
-    fix="Bound MaximumRetryAttempts or MaximumRecordAgeInSeconds, or set DestinationConfig.OnFailure (KafkaConsumer "
-    "does all three by default).",
+    "destination retries a poison pill until its record leaves the topic, and its partition waits meanwhile. With a "
+    "destination Lambda caps infinite retries at 10, so that one is bounded.",
+    fix="Bound MaximumRetryAttempts or MaximumRecordAgeInSeconds, or set DestinationConfig.OnFailure; KafkaConsumer "
+    "does all three by default.",
 )
 def kafka_unbounded_retries(view: TemplateView) -> Iterator[tuple[str, str]]:
     for mapping in kafka_mappings(view):

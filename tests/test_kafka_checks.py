@@ -223,6 +223,9 @@ def test_aws_cdk_kafka_event_sources_get_the_findings_they_deserve():
     }
     assert found == {
         ("FailureHandling-KafkaOnDemandNoErrorHandling", "OnDemand"),
+        # MSK's default is IAM authentication, and aws-cdk grants no kafka-cluster:* action for it.
+        ("FailureHandling-KafkaMissingPermission", "OnDemand"),
+        ("FailureHandling-KafkaMissingPermission", "Looping"),
         ("FailureHandling-KafkaFailureTopicIsSource", "Looping"),
         ("FailureHandling-KafkaNoFailureDestination", "Dropping"),
     }
@@ -233,3 +236,105 @@ def test_a_kafka_consumer_passes_the_pack():
     KafkaConsumer(stack, "Consume", function=make_function(stack), topic="orders", cluster_arn=CLUSTER)
     assert nag_findings(stack, [FailureHandlingChecks()]) == []
     assert {f.rule_id for f in run_checks(Template.from_stack(stack).to_json())} & KAFKA_RULES == set()
+
+
+# --- permissions -------------------------------------------------------------------------------------------------
+
+IAM_READ = [
+    {
+        "Effect": "Allow",
+        "Action": ["kafka:DescribeClusterV2", "kafka:GetBootstrapBrokers", "kafka-cluster:Connect"],
+        "Resource": CLUSTER,
+    },
+    {
+        "Effect": "Allow",
+        "Action": ["kafka-cluster:DescribeTopic", "kafka-cluster:ReadData"],
+        "Resource": CLUSTER.replace(":cluster/", ":topic/") + "/orders",
+    },
+    {
+        "Effect": "Allow",
+        "Action": ["kafka-cluster:AlterGroup", "kafka-cluster:DescribeGroup"],
+        "Resource": CLUSTER.replace(":cluster/", ":group/") + "/billing",
+    },
+    {"Effect": "Allow", "Action": ["ec2:CreateNetworkInterface", "ec2:DescribeNetworkInterfaces"], "Resource": "*"},
+]
+
+
+def with_role(document: dict, statements: list[dict], managed: list[str] | None = None) -> dict:
+    resources = document["Resources"]
+    resources["Role"] = {
+        "Type": "AWS::IAM::Role",
+        "Properties": {"AssumeRolePolicyDocument": {}, "ManagedPolicyArns": managed or []},
+    }
+    resources["Policy"] = {
+        "Type": "AWS::IAM::Policy",
+        "Properties": {"PolicyDocument": {"Statement": statements}, "Roles": [{"Ref": "Role"}]},
+    }
+    resources["Fn"]["Properties"]["Role"] = {"Fn::GetAtt": ["Role", "Arn"]}
+    return document
+
+
+def missing(document: dict) -> list[str]:
+    return sorted(f.message for f in run_checks(document) if f.rule_id == "KafkaMissingPermission")
+
+
+GROUP = {"AmazonManagedKafkaEventSourceConfig": {"ConsumerGroupId": "billing"}}
+
+
+def test_iam_authentication_needs_the_cluster_topic_and_group():
+    assert missing(with_role(template(**RESILIENT, **GROUP), IAM_READ)) == []
+    assert missing(with_role(template(**RESILIENT, **GROUP), IAM_READ[:1] + IAM_READ[3:])) == [
+        "the function's role lacks kafka-cluster:AlterGroup on the consumer group billing of Mapping",
+        "the function's role lacks kafka-cluster:ReadData on the topic orders of Mapping",
+    ]
+
+
+def test_without_a_consumer_group_id_only_a_grant_on_every_group_covers_it():
+    assert missing(with_role(template(**RESILIENT), IAM_READ)) == [
+        "the function's role lacks kafka-cluster:AlterGroup on the consumer group * of Mapping"
+    ]
+    every_group = {**IAM_READ[2], "Resource": CLUSTER.replace(":cluster/", ":group/") + "/*"}
+    assert missing(with_role(template(**RESILIENT), [*IAM_READ, every_group])) == []
+
+
+def test_a_kafka_failure_topic_needs_write_access_with_iam_authentication():
+    document = template(**{**RESILIENT, **GROUP, "DestinationConfig": {"OnFailure": {"Destination": "kafka://dlt"}}})
+    assert missing(with_role(document, IAM_READ)) == [
+        "the function's role lacks kafka-cluster:WriteData on the failure topic dlt of Mapping"
+    ]
+
+
+def test_sasl_authentication_needs_the_secret_and_no_kafka_cluster_actions():
+    access = {
+        "SourceAccessConfigurations": [
+            {"Type": "SASL_SCRAM_512_AUTH", "URI": "arn:aws:secretsmanager:us-east-1:123456789012:secret:kafka"}
+        ]
+    }
+    document = template(**RESILIENT, **access)
+    assert missing(with_role(document, IAM_READ[:1] + IAM_READ[3:])) == [
+        "the function's role lacks secretsmanager:GetSecretValue on the SASL_SCRAM_512_AUTH secret of Mapping"
+    ]
+
+
+def test_the_msk_execution_role_managed_policy_is_understood():
+    managed = ["arn:aws:iam::aws:policy/service-role/AWSLambdaMSKExecutionRole"]
+    statements = [*IAM_READ[1:3], {"Effect": "Allow", "Action": "kafka-cluster:Connect", "Resource": CLUSTER}]
+    assert missing(with_role(template(**RESILIENT, **GROUP), statements, managed)) == []
+
+
+def test_a_role_with_an_unknown_managed_policy_is_not_judged():
+    managed = ["arn:aws:iam::123456789012:policy/platform-kafka-access"]
+    assert missing(with_role(template(**RESILIENT, **GROUP), [], managed)) == []
+
+
+def test_self_managed_brokers_outside_a_vpc_need_only_their_secret():
+    document = template(
+        **RESILIENT,
+        SelfManagedEventSource={"Endpoints": {"KafkaBootstrapServers": ["b-1.example.com:9092"]}},
+        SourceAccessConfigurations=[
+            {"Type": "BASIC_AUTH", "URI": "arn:aws:secretsmanager:us-east-1:123456789012:secret:k"}
+        ],
+    )
+    assert missing(with_role(document, [])) == [
+        "the function's role lacks secretsmanager:GetSecretValue on the BASIC_AUTH secret of Mapping"
+    ]

@@ -13,13 +13,19 @@ from __future__ import annotations
 from collections.abc import Iterator, Mapping
 from typing import Any
 
+from constructs_lib.checks.iam import KNOWN_MANAGED_POLICIES, role_grants
 from constructs_lib.checks.model import Level, rule
 from constructs_lib.checks.template import MappingView, TemplateView, arn_service, number, truthy
 from constructs_lib.limits import (
     INFINITE,
+    KAFKA_NETWORK_ACTIONS,
     KAFKA_PROVISIONED_ONLY,
+    KAFKA_ROOT_CA_ACCESS_TYPE,
     LIMITS,
+    MSK_IAM_CLUSTER_ACTIONS,
+    SECRET_READ_ACTIONS,
     UNRESOLVED,
+    KafkaAuthentication,
     check_kafka_pollers,
     check_limit,
     kafka_effective_retries,
@@ -197,3 +203,97 @@ def kafka_no_bisect(view: TemplateView) -> Iterator[tuple[str, str]]:
         bisects = truthy(properties.get("BisectBatchOnFunctionError", False))
         if _provisioned(properties) and _bounded(_effective_retries(properties)) and bisects is False:
             yield mapping.logical_id, "Kafka mapping with bounded retries does not bisect failed batches"
+
+
+# --- permissions ------------------------------------------------------------------------------------------------
+
+# The AWS managed policy aws-cdk's ManagedKafkaEventSource attaches, as the AWS Managed Policy reference gives it
+# (version 2): without it a role holding the policy could not be checked at all. Registered here so the Kafka rules
+# stay in this module; checks/iam.py reads the table.
+KNOWN_MANAGED_POLICIES.setdefault(
+    "AWSLambdaMSKExecutionRole",
+    [
+        {
+            "Effect": "Allow",
+            "Action": [
+                "kafka:DescribeCluster",
+                "kafka:DescribeClusterV2",
+                "kafka:GetBootstrapBrokers",
+                *KAFKA_NETWORK_ACTIONS,
+                "logs:CreateLogGroup",
+                "logs:CreateLogStream",
+                "logs:PutLogEvents",
+            ],
+            "Resource": "*",
+        }
+    ],
+)
+
+_AUTHENTICATION_TYPES = frozenset(authentication.value for authentication in KafkaAuthentication)
+_SECRET_TYPES = _AUTHENTICATION_TYPES | {KAFKA_ROOT_CA_ACCESS_TYPE}
+
+
+def _msk_resource(cluster_arn: str, kind: str, name: str) -> str:
+    return cluster_arn.replace(":cluster/", f":{kind}/", 1) + f"/{name}"
+
+
+def _kafka_needs(view: TemplateView, mapping: MappingView) -> Iterator[tuple[tuple[str, ...], str, str]]:
+    """(actions, canonical resource, what) a Kafka mapping's role needs, as far as the template tells."""
+    properties = mapping.properties
+    access = [a for a in properties.get("SourceAccessConfigurations") or [] if isinstance(a, Mapping)]
+    for entry in access:
+        if entry.get("Type") in _SECRET_TYPES:
+            secret = view.render(entry.get("URI"))
+            if secret is not None:
+                yield SECRET_READ_ACTIONS, secret, f"the {entry['Type']} secret"
+    if any(entry.get("Type") == "VPC_SUBNET" for entry in access) or not properties.get("SelfManagedEventSource"):
+        yield ("ec2:CreateNetworkInterface", "ec2:DescribeNetworkInterfaces"), "*", "the network interfaces"
+    if properties.get("SelfManagedEventSource"):
+        return
+    cluster = view.render(properties.get("EventSourceArn"))
+    if cluster is None:
+        return
+    yield ("kafka:GetBootstrapBrokers",), cluster, "the MSK cluster"
+    if any(entry.get("Type") in _AUTHENTICATION_TYPES for entry in access):
+        return  # SASL/SCRAM or mutual TLS: the brokers' ACLs decide, not IAM
+    yield MSK_IAM_CLUSTER_ACTIONS, cluster, "the MSK cluster (IAM authentication)"
+    if not (cluster.startswith("arn:") and ":cluster/" in cluster):
+        return  # a cluster of this template: its topic and group ARNs cannot be spelled here
+    topics = properties.get("Topics") or []
+    for topic in topics if isinstance(topics, list) else []:
+        if isinstance(topic, str):
+            yield ("kafka-cluster:ReadData",), _msk_resource(cluster, "topic", topic), f"the topic {topic}"
+    config = properties.get("AmazonManagedKafkaEventSourceConfig") or {}
+    group = config.get("ConsumerGroupId") if isinstance(config, Mapping) else None
+    # Without a ConsumerGroupId Lambda names the group itself: only a grant on every group can cover it.
+    group_name = group if isinstance(group, str) else "*"
+    yield ("kafka-cluster:AlterGroup",), _msk_resource(cluster, "group", group_name), f"the consumer group {group_name}"
+    failure_topic = kafka_on_failure_topic(_destination(properties))
+    if failure_topic is not None:
+        yield (
+            ("kafka-cluster:WriteData",),
+            _msk_resource(cluster, "topic", failure_topic),
+            f"the failure topic {failure_topic}",
+        )
+
+
+@rule(
+    "KafkaMissingPermission",
+    Level.ERROR,
+    explanation="Lambda's Kafka pollers use the function's execution role: to find the MSK brokers, to create their "
+    "network interfaces, to read secrets and, with IAM authentication (MSK's default), to connect, read the topic, "
+    "join the consumer group and write to a Kafka failure topic. Without the grant the mapping never reads.",
+    fix="Grant the listed actions on that resource to the function's role (KafkaConsumer does it).",
+)
+def kafka_missing_permission(view: TemplateView) -> Iterator[tuple[str, str]]:
+    for mapping in kafka_mappings(view):
+        grants = role_grants(view, mapping.function_id) if mapping.function_id else None
+        if grants is None:
+            continue
+        for actions, resource, what in _kafka_needs(view, mapping):
+            missing = [action for action in actions if not grants.allows(view, action, resource)]
+            if missing:
+                yield (
+                    mapping.function_id,
+                    (f"the function's role lacks {', '.join(missing)} on {what} of {mapping.logical_id}"),
+                )

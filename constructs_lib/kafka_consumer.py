@@ -405,11 +405,13 @@ class KafkaConsumer(Construct):
             statements.append(_allow(MSK_CLUSTER_ACTIONS, cluster))
             if authentication is None:  # IAM authentication: the cluster, the topic and the consumer group only
                 statements.append(_allow(MSK_IAM_CLUSTER_ACTIONS, cluster))
-                statements.append(_allow(MSK_IAM_TOPIC_READ_ACTIONS, _msk_arn(cluster, "topic", self.topic)))
-                statements.append(_allow(MSK_IAM_GROUP_ACTIONS, _msk_arn(cluster, "group", self.consumer_group_id)))
+                statements.append(_allow(MSK_IAM_TOPIC_READ_ACTIONS, _msk_arn(self, cluster, "topic", self.topic)))
+                statements.append(
+                    _allow(MSK_IAM_GROUP_ACTIONS, _msk_arn(self, cluster, "group", self.consumer_group_id))
+                )
                 if self.on_failure_topic is not None:
                     statements.append(
-                        _allow(MSK_IAM_TOPIC_WRITE_ACTIONS, _msk_arn(cluster, "topic", self.on_failure_topic))
+                        _allow(MSK_IAM_TOPIC_WRITE_ACTIONS, _msk_arn(self, cluster, "topic", self.on_failure_topic))
                     )
             elif authentication is KafkaAuthentication.SASL_SCRAM_512:
                 statements.append(_allow(MSK_SCRAM_ACTIONS, cluster))
@@ -731,13 +733,30 @@ def _cluster_arn(cluster: Any) -> str | None:
     return None
 
 
-def _msk_arn(cluster_arn: str, kind: str, name: str) -> str:
+def _msk_arn(scope: Construct, cluster_arn: str, kind: str, name: str) -> str:
     """The ARN of a topic or group of an MSK cluster: ``...:cluster/<name>/<uuid>`` becomes
-    ``...:<kind>/<name>/<uuid>/<topic or group>`` (the resource ARNs of kafka-cluster actions)."""
+    ``...:<kind>/<name>/<uuid>/<topic or group>`` (the resource ARNs of kafka-cluster actions).
+
+    A cluster ARN known only at deploy time is split in the template when it refers to this stack (a parameter, a
+    cluster defined here). Any other token (a cross-stack reference, an import) cannot be split: CloudFormation and
+    cfn-lint reject Fn::Split over Fn::GetStackOutput. The grant then names the topic or group in any cluster of the
+    stack's account and region."""
     if is_resolved_str(cluster_arn):
         return cluster_arn.replace(":cluster/", f":{kind}/", 1) + f"/{name}"
-    head, tail = cdk.Fn.split(":cluster/", cluster_arn, 2)
-    return cdk.Fn.join("", [head, f":{kind}/", tail, "/", name])
+    if _refers_to(scope, cluster_arn):
+        head, tail = cdk.Fn.split(":cluster/", cluster_arn, 2)
+        return cdk.Fn.join("", [head, f":{kind}/", tail, "/", name])
+    stack = cdk.Stack.of(scope)
+    return f"arn:{stack.partition}:kafka:{stack.region}:{stack.account}:{kind}/*/*/{name}"
+
+
+def _refers_to(scope: Construct, value: str) -> bool:
+    """Whether `value` is exactly one reference to something of `scope`'s stack (safe to split in its template)."""
+    tokens = cdk.Tokenization.reverse_string(value)
+    token = tokens.first_token
+    if tokens.length != 1 or not isinstance(token, cdk.Reference):
+        return False
+    return cdk.Stack.of(token.target) is cdk.Stack.of(scope)
 
 
 __all__ = ["DEFAULT_POLLERS", "KafkaAuthentication", "KafkaConsumer"]

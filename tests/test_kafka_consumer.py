@@ -3,6 +3,7 @@
 import aws_cdk as cdk
 import pytest
 from aws_cdk import aws_ec2 as ec2
+from aws_cdk import aws_iam as iam
 from aws_cdk import aws_kms as kms
 from aws_cdk import aws_lambda as lambda_
 from aws_cdk import aws_msk as msk
@@ -685,3 +686,99 @@ def test_alarms_false_creates_none_and_enables_no_billed_metrics(stack):
     assert consumer.alarms == []
     assert Template.from_stack(stack).find_resources("AWS::CloudWatch::Alarm") == {}
     assert "MetricsConfig" not in mapping(stack)
+
+
+# --- the world: cross-stack, imported and encrypted resources --------------------------------------------------
+
+
+def test_a_cluster_of_another_stack_is_referenced_across_stacks_and_both_templates_lint_clean():
+    app = new_app()
+    platform = cdk.Stack(app, "Platform")
+    cluster = msk.CfnCluster(
+        platform,
+        "Cluster",
+        cluster_name="orders",
+        kafka_version="3.6.0",
+        number_of_broker_nodes=2,
+        broker_node_group_info=msk.CfnCluster.BrokerNodeGroupInfoProperty(
+            client_subnets=["subnet-1", "subnet-2"], instance_type="kafka.m5.large"
+        ),
+    )
+    orders = cdk.Stack(app, "Orders")
+    function = make_function(orders)
+    KafkaConsumer(orders, "Consume", function=function, topic="orders", cluster_arn=cluster.attr_arn)
+
+    reference = mapping(orders)["EventSourceArn"]  # a cross-stack reference (Fn::GetStackOutput with cdk.json's flags)
+    assert set(reference) & {"Fn::ImportValue", "Fn::GetStackOutput"}
+    # CloudFormation cannot split a cross-stack reference: the topic is named in any cluster of the account/region.
+    topic_grant = next(s for s in role_statements(orders, function) if "kafka-cluster:ReadData" in s["Action"])
+    assert topic_grant["Resource"] == {
+        "Fn::Join": [
+            "",
+            [
+                "arn:",
+                {"Ref": "AWS::Partition"},
+                ":kafka:",
+                {"Ref": "AWS::Region"},
+                ":",
+                {"Ref": "AWS::AccountId"},
+                ":topic/*/*/orders",
+            ],
+        ]
+    }
+    assert lint_template(Template.from_stack(orders).to_json()) == []
+    assert lint_template(Template.from_stack(platform).to_json()) == []
+
+
+def test_imported_secrets_get_a_key_grant_only_when_imported_with_their_key(stack):
+    function = make_function(stack)
+    key = kms.Key.from_key_arn(
+        stack, "Key", "arn:aws:kms:us-east-1:123456789012:key/1234abcd-12ab-34cd-56ef-1234567890ab"
+    )
+    with_key = secretsmanager.Secret.from_secret_attributes(
+        stack,
+        "WithKey",
+        secret_complete_arn="arn:aws:secretsmanager:us-east-1:123456789012:secret:kafka-AbCdEf",
+        encryption_key=key,
+    )
+    KafkaConsumer(stack, "Consume", function=function, topic="orders", cluster_arn=CLUSTER, secret=with_key)
+    statements = role_statements(stack, function)
+    assert allow("kms:Decrypt", key.key_arn) in statements
+    assert allow("secretsmanager:GetSecretValue", with_key.secret_arn) in statements
+
+    other = cdk.Stack(new_app(), "Other")
+    function = make_function(other)
+    without_key = secretsmanager.Secret.from_secret_complete_arn(
+        other, "WithoutKey", "arn:aws:secretsmanager:us-east-1:123456789012:secret:kafka-AbCdEf"
+    )
+    KafkaConsumer(other, "Consume", function=function, topic="orders", cluster_arn=CLUSTER, secret=without_key)
+    assert [s for s in role_statements(other, function) if "kms:" in str(s["Action"])] == []
+
+
+def test_an_imported_function_with_its_role_is_granted_on_that_role(stack):
+    role = iam.Role.from_role_arn(stack, "Role", "arn:aws:iam::123456789012:role/consumer")
+    imported = lambda_.Function.from_function_attributes(
+        stack, "Imported", function_arn="arn:aws:lambda:us-east-1:123456789012:function:consume", role=role
+    )
+    consumer = KafkaConsumer(stack, "Consume", function=imported, topic="orders", cluster_arn=CLUSTER)
+    policies = Template.from_stack(stack).find_resources("AWS::IAM::Policy")
+    assert all(policy["Properties"]["Roles"] == ["consumer"] for policy in policies.values())
+    assert len(network_policies(stack)) == 1
+    assert mapping(stack)["FunctionName"] == "consume"
+    assert consumer.failure_queue is not None
+
+
+def test_an_encrypted_bucket_and_a_queue_imported_by_token_are_accepted_failure_homes(stack):
+    function = make_function(stack)
+    key = kms.Key(stack, "BucketKey", enable_key_rotation=True)
+    bucket = s3.Bucket(stack, "Failures", encryption_key=key, enforce_ssl=True)
+    KafkaConsumer(stack, "Consume", function=function, topic="orders", cluster_arn=CLUSTER, on_failure=bucket)
+    assert allow(["kms:Decrypt", "kms:GenerateDataKey"], arn_of(stack, key)) in role_statements(stack, function)
+
+    other = cdk.Stack(new_app(), "Other")
+    queue_arn = cdk.CfnParameter(other, "QueueArn").value_as_string
+    queue = sqs.Queue.from_queue_arn(other, "Imported", queue_arn)
+    KafkaConsumer(
+        other, "Consume", function=make_function(other), topic="orders", cluster_arn=CLUSTER, on_failure=queue
+    )
+    assert mapping(other)["DestinationConfig"] == {"OnFailure": {"Destination": {"Ref": "QueueArn"}}}

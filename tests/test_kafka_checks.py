@@ -67,6 +67,8 @@ def test_kafka_mappings_are_recognised_by_their_source():
     assert is_kafka_mapping(view, {"EventSourceArn": {"Ref": "Cluster"}})
     assert is_kafka_mapping(view, {"EventSourceArn": {"Fn::GetAtt": ["Serverless", "Arn"]}})
     assert is_kafka_mapping(view, {"SelfManagedEventSource": {"Endpoints": {}}, "Topics": ["orders"]})
+    cross_stack = {"Fn::GetStackOutput": {"StackName": "Platform", "OutputName": "ClusterArn"}}
+    assert is_kafka_mapping(view, {"EventSourceArn": cross_stack, "Topics": ["orders"]})
     assert not is_kafka_mapping(view, {"EventSourceArn": "arn:aws:kinesis:us-east-1:123456789012:stream/orders"})
     assert not is_kafka_mapping(view, {"EventSourceArn": {"Ref": "ParameterOfUnknownKind"}})
 

@@ -1,8 +1,7 @@
 """Rules for Kafka event source mappings (Amazon MSK and self-managed Apache Kafka).
 
-A Kafka mapping is recognised by its source: an MSK cluster (an ``arn:...:kafka:...`` ARN or an
-``AWS::MSK::Cluster`` / ``AWS::MSK::ServerlessCluster`` of the template), or a ``SelfManagedEventSource`` with
-``Topics``. The stream rules do not apply to it as written, because Kafka differs in two ways (see
+A Kafka mapping is recognised by its ``Topics`` (a Kafka-only property) or its source: an MSK cluster (an
+``arn:...:kafka:...`` ARN or an ``AWS::MSK::Cluster`` / ``AWS::MSK::ServerlessCluster`` of the template). The stream rules do not apply to it as written, because Kafka differs in two ways (see
 ``constructs_lib.limits``): its error handling controls exist only in provisioned mode (``ProvisionedPollerConfig``),
 and Lambda caps infinite retries at 10 when the mapping has an on-failure destination, so "retries forever" needs
 infinite retries, infinite record age *and* no destination.
@@ -37,8 +36,9 @@ KAFKA_RANGES = ("mapping.batch_size", "mapping.max_batching_window", "kafka.retr
 
 
 def is_kafka_mapping(view: TemplateView, properties: Mapping[str, Any]) -> bool:
-    """Whether an event source mapping reads Kafka (MSK or self-managed)."""
-    if properties.get("SelfManagedEventSource") and properties.get("Topics"):
+    """Whether an event source mapping reads Kafka (MSK or self-managed). ``Topics`` is a Kafka-only property, so it
+    also tells a cluster given by a reference the template cannot follow (a cross-stack output, a parameter)."""
+    if properties.get("Topics"):
         return True
     source = properties.get("EventSourceArn")
     if view.type_of(view.referenced_id(source)) in MSK_CLUSTER_TYPES:

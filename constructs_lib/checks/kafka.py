@@ -1,10 +1,11 @@
 """Rules for Kafka event source mappings (Amazon MSK and self-managed Apache Kafka).
 
 A Kafka mapping is recognised by its ``Topics`` (a Kafka-only property) or its source: an MSK cluster (an
-``arn:...:kafka:...`` ARN or an ``AWS::MSK::Cluster`` / ``AWS::MSK::ServerlessCluster`` of the template). The stream rules do not apply to it as written, because Kafka differs in two ways (see
-``constructs_lib.limits``): its error handling controls exist only in provisioned mode (``ProvisionedPollerConfig``),
-and Lambda caps infinite retries at 10 when the mapping has an on-failure destination, so "retries forever" needs
-infinite retries, infinite record age *and* no destination.
+``arn:...:kafka:...`` ARN or an ``AWS::MSK::Cluster`` / ``AWS::MSK::ServerlessCluster`` of the template). The
+stream rules do not apply to it as written, because Kafka differs in two ways (see ``constructs_lib.limits``): its
+error handling controls exist only in provisioned mode (``ProvisionedPollerConfig``), and Lambda caps infinite
+retries at 10 when the mapping has an on-failure destination, so "retries forever" needs infinite retries,
+infinite record age *and* no destination.
 """
 
 from __future__ import annotations

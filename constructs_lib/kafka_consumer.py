@@ -19,6 +19,7 @@ from constructs_lib.errors import Violation, raise_if_any
 from constructs_lib.failure_queue import DEFAULT_FAILURE_QUEUE, FailureQueue, check_failure_home, needs_queue_alarms
 from constructs_lib.functions import FunctionSubject, grant_statements, subject_of
 from constructs_lib.limits import (
+    KAFKA_MAX_BOOTSTRAP_SERVERS,
     KAFKA_NETWORK_ACTIONS,
     KAFKA_OFFSET_LAG_ALARM_RECORDS,
     KAFKA_PROVISIONED_ONLY,
@@ -300,6 +301,7 @@ class KafkaConsumer(Construct):
         self.provisioned = provisioned
         self.cluster_arn: str | None = _cluster_arn(cluster_arn) if cluster_arn is not None else None
         self.failure_queue: FailureQueue | None = None
+        self.network_policy: iam.Policy | None = None
         if on_failure is DEFAULT_FAILURE_QUEUE and not discard_failures:
             self.failure_queue = FailureQueue(self, "FailureQueue", alarms=alarms)
             failure_target = resolve_target(self.failure_queue)
@@ -559,11 +561,17 @@ class KafkaConsumer(Construct):
                         repr(arn),
                     )
                 )
-        if bootstrap_servers is not None:
-            violations += check_kafka_bootstrap_servers(
-                [s for s in bootstrap_servers] if isinstance(bootstrap_servers, list | tuple) else bootstrap_servers,
-                path=path,
+        if bootstrap_servers is not None and not _is_token_list(bootstrap_servers):
+            # Servers given as tokens (a parameter's value) are checked by AWS at deploy, not guessed here.
+            known = (
+                [s for s in bootstrap_servers if not (isinstance(s, str) and cdk.Token.is_unresolved(s))]
+                if isinstance(bootstrap_servers, list | tuple)
+                else bootstrap_servers
             )
+            if known or not isinstance(known, list):
+                violations += check_kafka_bootstrap_servers(known, path=path)
+            elif len(bootstrap_servers) > KAFKA_MAX_BOOTSTRAP_SERVERS:
+                violations += check_kafka_bootstrap_servers(list(bootstrap_servers), path=path)
         if not (isinstance(topic, str) and cdk.Token.is_unresolved(topic)):
             violations += check_kafka_topic(topic, path=path, setting="topic", source=True)
         if consumer_group_id is not None and not (
@@ -692,6 +700,10 @@ class KafkaConsumer(Construct):
             for group in security_groups:
                 access.append(access_class(type="VPC_SECURITY_GROUP", uri=f"security_group:{group.security_group_id}"))
         return access
+
+
+def _is_token_list(value: Any) -> bool:
+    return isinstance(value, list | tuple) and len(value) == 1 and cdk.Token.is_unresolved(list(value))
 
 
 def _allow(actions: Sequence[str], *resources: str) -> iam.PolicyStatement:

@@ -782,3 +782,14 @@ def test_an_encrypted_bucket_and_a_queue_imported_by_token_are_accepted_failure_
         other, "Consume", function=make_function(other), topic="orders", cluster_arn=CLUSTER, on_failure=queue
     )
     assert mapping(other)["DestinationConfig"] == {"OnFailure": {"Destination": {"Ref": "QueueArn"}}}
+
+
+def test_bootstrap_servers_from_parameters_are_not_guessed(stack):
+    servers = cdk.CfnParameter(stack, "Servers", type="CommaDelimitedList").value_as_list
+    KafkaConsumer(stack, "Consume", function=make_function(stack), topic="orders", bootstrap_servers=servers)
+    assert mapping(stack)["SelfManagedEventSource"] == {"Endpoints": {"KafkaBootstrapServers": {"Ref": "Servers"}}}
+    one = cdk.CfnParameter(stack, "One").value_as_string
+    KafkaConsumer(
+        stack, "Other", function=make_function(stack, "Other"), topic="orders", bootstrap_servers=[one, "b:9092"]
+    )
+    assert settings_of(stack, bootstrap_servers=[one, "no-port"]) == ["bootstrap_servers"]

@@ -247,9 +247,10 @@ def _kafka_needs(view: TemplateView, mapping: MappingView) -> Iterator[tuple[tup
             secret = view.render(entry.get("URI"))
             if secret is not None:
                 yield SECRET_READ_ACTIONS, secret, f"the {entry['Type']} secret"
-    if any(entry.get("Type") == "VPC_SUBNET" for entry in access) or not properties.get("SelfManagedEventSource"):
+    self_managed = "SelfManagedEventSource" in properties
+    if any(entry.get("Type") == "VPC_SUBNET" for entry in access) or not self_managed:
         yield ("ec2:CreateNetworkInterface", "ec2:DescribeNetworkInterfaces"), "*", "the network interfaces"
-    if properties.get("SelfManagedEventSource"):
+    if self_managed:
         return
     cluster = view.render(properties.get("EventSourceArn"))
     if cluster is None:

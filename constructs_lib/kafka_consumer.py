@@ -19,7 +19,6 @@ from constructs_lib.errors import Violation, raise_if_any
 from constructs_lib.failure_queue import DEFAULT_FAILURE_QUEUE, FailureQueue, check_failure_home, needs_queue_alarms
 from constructs_lib.functions import FunctionSubject, grant_statements, subject_of
 from constructs_lib.limits import (
-    KAFKA_MAX_BOOTSTRAP_SERVERS,
     KAFKA_NETWORK_ACTIONS,
     KAFKA_OFFSET_LAG_ALARM_RECORDS,
     KAFKA_PROVISIONED_ONLY,
@@ -37,6 +36,7 @@ from constructs_lib.limits import (
     RESILIENT_STREAM_RETRY_ATTEMPTS,
     SECRET_READ_ACTIONS,
     SELF_MANAGED_KAFKA_AUTHENTICATIONS,
+    UNRESOLVED,
     KafkaAuthentication,
     check_kafka_bootstrap_servers,
     check_kafka_consumer_group_id,
@@ -562,16 +562,12 @@ class KafkaConsumer(Construct):
                     )
                 )
         if bootstrap_servers is not None and not _is_token_list(bootstrap_servers):
-            # Servers given as tokens (a parameter's value) are checked by AWS at deploy, not guessed here.
-            known = (
-                [s for s in bootstrap_servers if not (isinstance(s, str) and cdk.Token.is_unresolved(s))]
+            servers = (
+                [UNRESOLVED if isinstance(s, str) and cdk.Token.is_unresolved(s) else s for s in bootstrap_servers]
                 if isinstance(bootstrap_servers, list | tuple)
                 else bootstrap_servers
             )
-            if known or not isinstance(known, list):
-                violations += check_kafka_bootstrap_servers(known, path=path)
-            elif len(bootstrap_servers) > KAFKA_MAX_BOOTSTRAP_SERVERS:
-                violations += check_kafka_bootstrap_servers(list(bootstrap_servers), path=path)
+            violations += check_kafka_bootstrap_servers(servers, path=path)
         if not (isinstance(topic, str) and cdk.Token.is_unresolved(topic)):
             violations += check_kafka_topic(topic, path=path, setting="topic", source=True)
         if consumer_group_id is not None and not (

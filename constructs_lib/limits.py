@@ -595,6 +595,7 @@ def check_kafka_consumer_group_id(group_id: object, *, path: str) -> list[Violat
 
 
 def check_kafka_bootstrap_servers(servers: object, *, path: str) -> list[Violation]:
+    """1 to 10 `host:port` entries; an UNRESOLVED entry (a token) counts but is not checked."""
     if isinstance(servers, str) or not isinstance(servers, list | tuple) or not servers:
         return [Violation(path, "bootstrap_servers", "a list of 1 to 10 'host:port' strings", repr(servers))]
     violations = []
@@ -608,6 +609,8 @@ def check_kafka_bootstrap_servers(servers: object, *, path: str) -> list[Violati
             )
         )
     for server in servers:
+        if server is UNRESOLVED:
+            continue
         if not (
             isinstance(server, str)
             and len(server) <= KAFKA_BOOTSTRAP_SERVER_MAX_LENGTH

@@ -790,6 +790,10 @@ def test_bootstrap_servers_from_parameters_are_not_guessed(stack):
     assert mapping(stack)["SelfManagedEventSource"] == {"Endpoints": {"KafkaBootstrapServers": {"Ref": "Servers"}}}
     one = cdk.CfnParameter(stack, "One").value_as_string
     KafkaConsumer(
-        stack, "Other", function=make_function(stack, "Other"), topic="orders", bootstrap_servers=[one, "b:9092"]
+        stack,
+        "Mixed",
+        function=make_function(stack, "MixedFunction"),
+        topic="orders",
+        bootstrap_servers=[one, "b:9092"],
     )
     assert settings_of(stack, bootstrap_servers=[one, "no-port"]) == ["bootstrap_servers"]

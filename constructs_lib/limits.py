@@ -111,6 +111,20 @@ SQS_MAX_RETENTION_SECONDS: Final = 1_209_600
 KINESIS_DEFAULT_RETENTION_SECONDS: Final = 86_400
 """A Kinesis stream keeps records 24 hours unless RetentionPeriodHours says otherwise."""
 
+# What AWS applies to a setting a template leaves out (verify compares a live value with these). Sources:
+# Lambda API reference, EventSourceMappingConfiguration (docs.aws.amazon.com/lambda/latest/api/
+# API_EventSourceMappingConfiguration.html): BatchSize 10 for SQS, 100 for every other source; bisect false.
+# "Lambda parameters for Amazon SQS event source mappings": MaximumBatchingWindowInSeconds 0.
+# Amazon SQS CreateQueue API reference: VisibilityTimeout 30 s. EventBridge user guide, "Retrying events in
+# Amazon EventBridge" (eb-rule-retry-policy): 185 retries within 24 hours.
+SQS_MAPPING_DEFAULT_BATCH_SIZE: Final = 10
+MAPPING_DEFAULT_BATCH_SIZE: Final = 100
+MAPPING_DEFAULT_BATCHING_WINDOW_SECONDS: Final = 0
+STREAM_DEFAULT_BISECT_BATCH_ON_ERROR: Final = False
+SQS_DEFAULT_VISIBILITY_TIMEOUT_SECONDS: Final = 30
+EVENTBRIDGE_DEFAULT_RETRY_ATTEMPTS: Final = 185
+EVENTBRIDGE_DEFAULT_MAX_EVENT_AGE_SECONDS: Final = 86_400
+
 
 class DestinationKind(StrEnum):
     SQS_QUEUE = "SQS queue"

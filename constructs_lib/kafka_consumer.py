@@ -507,8 +507,13 @@ class KafkaConsumer(Construct):
                 metric=alarm_lib.event_source_mapping_metric(uuid, "DroppedEventCount", "Sum"),
                 threshold=1,
                 description=f"Lambda gave up on records of {source} for {what} (retries or max record age "
-                "exhausted) and could not park them: they are lost unless the topic still holds them. Check the "
-                "failure home and the function's errors.",
+                + (
+                    "exhausted) and could not park them: they are lost unless the topic still holds them. Check the "
+                    "failure home and the function's errors."
+                    if target is not None or self.on_failure_topic is not None
+                    else "exhausted) and dropped them, as discard_failures asks: they are lost unless the topic still "
+                    "holds them. Check the function's errors."
+                ),
             )
         )
         if target is not None or self.on_failure_topic is not None:

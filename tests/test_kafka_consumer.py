@@ -797,3 +797,17 @@ def test_bootstrap_servers_from_parameters_are_not_guessed(stack):
         bootstrap_servers=[one, "b:9092"],
     )
     assert settings_of(stack, bootstrap_servers=[one, "no-port"]) == ["bootstrap_servers"]
+
+
+@pytest.mark.parametrize(("batch", "window"), [(1, 0), (10_000, 300)])
+def test_batch_size_and_window_boundaries_are_accepted(stack, batch, window):
+    KafkaConsumer(
+        stack,
+        "Consume",
+        function=make_function(stack),
+        topic="orders",
+        cluster_arn=CLUSTER,
+        batch_size=batch,
+        max_batching_window=cdk.Duration.seconds(window),
+    )
+    assert (mapping(stack)["BatchSize"], mapping(stack)["MaximumBatchingWindowInSeconds"]) == (batch, window)

@@ -306,9 +306,10 @@ def _parse_invocation_record(fields: _Fields, text: str | None = None) -> AsyncI
     batch_keys = sorted(key for key in data if isinstance(key, str) and key.endswith("BatchInfo"))
     unsupported = [key for key in batch_keys if key not in _SUPPORTED_BATCH_INFO_KEYS]
     if unsupported:
+        hint = ": parse Kafka records with parse_kafka_record" if unsupported[0] == "KafkaBatchInfo" else ""
         raise RecordFormatError(
             fields.child_path(unsupported[0]),
-            "unsupported batch info: only KinesisBatchInfo and DDBStreamBatchInfo records can be parsed",
+            "unsupported batch info: only KinesisBatchInfo and DDBStreamBatchInfo records can be parsed" + hint,
         )
     if len(batch_keys) > 1:
         raise RecordFormatError(fields.path, f"ambiguous record: it has both {' and '.join(batch_keys)}")
@@ -641,3 +642,251 @@ def _describe(value: Any) -> str:
 def _keys(data: Mapping[Any, Any]) -> str:
     keys = sorted(str(key) for key in data)
     return ", ".join(keys[:12]) + (", …" if len(keys) > 12 else "") if keys else "(none)"
+
+
+# --- Kafka (Amazon MSK and self-managed Apache Kafka) on-failure records ---------------------------------------
+# Shapes from the AWS Lambda developer guide, looked up 2026-12:
+# - "Capturing discarded batches for Amazon MSK and self-managed Apache Kafka event sources"
+#   (https://docs.aws.amazon.com/lambda/latest/dg/kafka-on-failure.html): to an SQS queue or SNS topic, the
+#   invocation record with ``KafkaBatchInfo`` {batchSize, eventSourceArn, bootstrapServers, payloadSize,
+#   recordsInfo: {"<topic>-<partition>": {firstRecordOffset, lastRecordOffset, firstRecordTimestamp,
+#   lastRecordTimestamp}}}; condition ``RetryAttemptsExhausted`` or ``MaximumPayloadSizeExceeded`` (then
+#   responseContext is null). An S3 object adds ``payload``: the whole invocation event as an escaped JSON string.
+# - "Using a Kafka topic as an on-failure destination"
+#   (https://docs.aws.amazon.com/lambda/latest/dg/kafka-on-failure-destination.html): one message per failed record,
+#   ``KafkaBatchInfo`` {batchSize 1, eventSourceArn, bootstrapServers, payloadSize, recordInfo: {offset, timestamp}}
+#   and ``payload``: the Kafka event (an object) holding that record.
+# Offsets appear as decimal strings in the metadata and as numbers in the event; both are read as integers.
+# Self-managed Kafka has no cluster ARN, so ``eventSourceArn`` is optional.
+
+
+@dataclass(frozen=True)
+class KafkaPartitionRange:
+    """One ``recordsInfo`` entry: the failed batch's offsets in one partition of a topic."""
+
+    topic: str
+    partition: int
+    first_offset: int
+    last_offset: int
+    first_record_timestamp: datetime
+    last_record_timestamp: datetime
+
+
+@dataclass(frozen=True)
+class KafkaRecordInfo:
+    """``recordInfo`` of a record written to a Kafka topic destination: the failed record's offset and time."""
+
+    offset: int
+    timestamp: datetime
+
+
+@dataclass(frozen=True)
+class KafkaBatchInfo:
+    """``KafkaBatchInfo``: where the failed records are. ``partitions`` for an SQS, SNS or S3 destination,
+    ``record_info`` for a Kafka topic destination (one record per message)."""
+
+    batch_size: int
+    event_source_arn: str | None
+    bootstrap_servers: tuple[str, ...]
+    payload_size: int | None
+    partitions: tuple[KafkaPartitionRange, ...]
+    record_info: KafkaRecordInfo | None
+
+
+@dataclass(frozen=True)
+class KafkaRecord:
+    """A Kafka record of the original event (``payload``), with key and value decoded from base64."""
+
+    topic: str
+    partition: int
+    offset: int
+    timestamp: int | None
+    key: bytes | None
+    value: bytes | None
+    headers: Any
+
+
+@dataclass(frozen=True)
+class KafkaFailureRecord:
+    """An on-failure record of a Kafka event source mapping (Amazon MSK or self-managed Apache Kafka).
+
+    From an SQS queue or SNS topic it holds only where the failed batch is (:attr:`batch_info` partitions and
+    offsets): read the records back from the topic while its retention keeps them. From an S3 bucket or a Kafka
+    topic destination it also carries the event (:attr:`payload`, :attr:`records`).
+    """
+
+    version: str
+    timestamp: datetime
+    request_context: RequestContext
+    response_context: ResponseContext | None
+    batch_info: KafkaBatchInfo
+    payload: Any
+    payload_included: bool
+    sns: SnsEnvelope | None = None
+
+    @property
+    def function_arn(self) -> str:
+        return self.request_context.function_arn
+
+    @property
+    def records(self) -> tuple[KafkaRecord, ...]:
+        """The Kafka records of :attr:`payload` (empty when the record carries no payload)."""
+        if not self.payload_included:
+            return ()
+        return _kafka_records(_Fields(self.payload, "payload"))
+
+
+__all__ += ["KafkaBatchInfo", "KafkaFailureRecord", "KafkaPartitionRange", "KafkaRecord", "KafkaRecordInfo"]
+__all__ += ["parse_kafka_record", "parse_kafka_sqs_message"]
+
+
+def parse_kafka_record(document: str | bytes | Mapping[str, Any], *, path: str = "") -> KafkaFailureRecord:
+    """Parse a Kafka on-failure record: JSON text or an object from an SQS message body, an S3 object or a Kafka
+    topic destination, or an SNS notification carrying one. Raises :class:`RecordFormatError` naming the field."""
+    data = _load_json(document, path)
+    if data.get("Type") == "Notification":
+        fields = _Fields(data, path)
+        envelope = SnsEnvelope(
+            message_id=fields.required_str("MessageId"),
+            topic_arn=fields.required_str("TopicArn"),
+            timestamp=fields.optional_timestamp("Timestamp"),
+            subject=fields.optional_str("Subject"),
+        )
+        message_path = fields.child_path("Message")
+        record = parse_kafka_record(fields.required_str("Message"), path=message_path)
+        return replace(record, sns=envelope)
+    fields = _Fields(data, path)
+    if "KafkaBatchInfo" not in data:
+        raise RecordFormatError(
+            fields.child_path("KafkaBatchInfo"), f"missing: not a Kafka on-failure record; keys found: {_keys(data)}"
+        )
+    version = fields.required_str("version")
+    if not version.startswith("1."):
+        raise RecordFormatError(fields.child_path("version"), f"unsupported record version {version!r} (expected 1.x)")
+    response_fields = fields.optional_object("responseContext")
+    payload, included = _kafka_payload(fields)
+    return KafkaFailureRecord(
+        version=version,
+        timestamp=fields.required_timestamp("timestamp"),
+        request_context=_parse_request_context(fields.required_object("requestContext")),
+        response_context=_parse_response_context(response_fields) if response_fields else None,
+        batch_info=_parse_kafka_batch_info(fields.required_object("KafkaBatchInfo")),
+        payload=payload,
+        payload_included=included,
+    )
+
+
+def parse_kafka_sqs_message(message: Mapping[str, Any]) -> KafkaFailureRecord:
+    """Parse a message of a Kafka mapping's failure queue (``ReceiveMessage``'s ``Body`` or a Lambda SQS event
+    record's ``body``), the record sent directly or through an SNS topic."""
+    if not isinstance(message, Mapping):
+        raise RecordFormatError("", f"expected an SQS message object, got {_describe(message)}")
+    key = "Body" if "Body" in message else "body" if "body" in message else None
+    if key is None:
+        raise RecordFormatError("", f"not an SQS message: no 'Body' (or 'body'); keys found: {_keys(message)}")
+    return parse_kafka_record(_Fields(message, "").required_str(key), path=key)
+
+
+def _kafka_payload(fields: _Fields) -> tuple[Any, bool]:
+    """``payload``: an object (Kafka topic destination) or the event as an escaped JSON string (S3)."""
+    if fields.data.get("payload") is None:
+        return None, False
+    value = fields.data["payload"]
+    if isinstance(value, str):
+        value = _load_json(value, fields.child_path("payload"))
+    return _Fields(value, fields.child_path("payload")).data, True
+
+
+def _parse_kafka_batch_info(fields: _Fields) -> KafkaBatchInfo:
+    servers = fields.required_str("bootstrapServers")
+    payload_size = fields.data.get("payloadSize")
+    partitions: list[KafkaPartitionRange] = []
+    records_info = fields.optional_object("recordsInfo")
+    for key in records_info.data if records_info is not None else ():
+        entry = records_info.required_object(key)
+        topic, partition = _topic_partition(key, entry.path)
+        first = _offset(entry, "firstRecordOffset")
+        last = _offset(entry, "lastRecordOffset")
+        if last < first:
+            raise RecordFormatError(
+                entry.child_path("lastRecordOffset"), f"ends before it starts ({last} < firstRecordOffset {first})"
+            )
+        partitions.append(
+            KafkaPartitionRange(
+                topic=topic,
+                partition=partition,
+                first_offset=first,
+                last_offset=last,
+                first_record_timestamp=entry.required_timestamp("firstRecordTimestamp"),
+                last_record_timestamp=entry.required_timestamp("lastRecordTimestamp"),
+            )
+        )
+    record_fields = fields.optional_object("recordInfo")
+    record_info = (
+        KafkaRecordInfo(
+            offset=_offset(record_fields, "offset"), timestamp=record_fields.required_timestamp("timestamp")
+        )
+        if record_fields is not None
+        else None
+    )
+    if not partitions and record_info is None:
+        raise RecordFormatError(fields.path, "has neither recordsInfo nor recordInfo: it does not say which records")
+    return KafkaBatchInfo(
+        batch_size=fields.required_int("batchSize", minimum=1),
+        event_source_arn=fields.optional_str("eventSourceArn"),
+        bootstrap_servers=tuple(server.strip() for server in servers.split(",") if server.strip()),
+        payload_size=fields.required_int("payloadSize", minimum=0) if payload_size is not None else None,
+        partitions=tuple(partitions),
+        record_info=record_info,
+    )
+
+
+def _topic_partition(key: str, path: str) -> tuple[str, int]:
+    """``"<topic>-<partition>"``: topic names may contain '-', the partition is the last part."""
+    topic, _, partition = key.rpartition("-")
+    if not topic or not partition.isdigit() or not partition.isascii():
+        raise RecordFormatError(path, f"expected a '<topic>-<partition>' key, got {key!r}")
+    return topic, int(partition)
+
+
+def _offset(fields: _Fields, key: str) -> int:
+    value = fields._required(key)
+    if isinstance(value, int) and not isinstance(value, bool) and value >= 0:
+        return value
+    if isinstance(value, str) and value.isdigit() and value.isascii():
+        return int(value)
+    raise RecordFormatError(fields.child_path(key), f"expected an offset (a whole number >= 0), got {_describe(value)}")
+
+
+def _kafka_records(event: _Fields) -> tuple[KafkaRecord, ...]:
+    records = event.required_object("records")
+    result = []
+    for key in records.data:
+        entries = records.data[key]
+        if not isinstance(entries, list):
+            raise RecordFormatError(records.child_path(key), f"expected an array, got {_describe(entries)}")
+        for index, entry in enumerate(entries):
+            fields = _Fields(entry, f"{records.child_path(key)}[{index}]")
+            timestamp = fields.data.get("timestamp")
+            result.append(
+                KafkaRecord(
+                    topic=fields.required_str("topic"),
+                    partition=fields.required_int("partition", minimum=0),
+                    offset=_offset(fields, "offset"),
+                    timestamp=timestamp if isinstance(timestamp, int) and not isinstance(timestamp, bool) else None,
+                    key=_base64(fields, "key"),
+                    value=_base64(fields, "value"),
+                    headers=fields.data.get("headers"),
+                )
+            )
+    return tuple(result)
+
+
+def _base64(fields: _Fields, key: str) -> bytes | None:
+    value = fields.optional_str(key)
+    if value is None:
+        return None
+    try:
+        return base64.b64decode(value, validate=True)
+    except (ValueError, binascii.Error):
+        raise RecordFormatError(fields.child_path(key), f"expected base64, got {_describe(value)}") from None

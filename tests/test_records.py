@@ -436,7 +436,9 @@ def test_dead_letter_attribute_without_a_string_value():
     message = load_fixture("sqs_message_function_dlq.json")
     message["MessageAttributes"]["RequestID"] = {"BinaryValue": b"\x00", "DataType": "Binary"}
 
-    with pytest.raises(RecordFormatError, match=r"^MessageAttributes.RequestID.StringValue: missing required field$"):
+    with pytest.raises(
+        RecordFormatError, match=r"^MessageAttributes.RequestID: expected a String attribute, got a Binary one$"
+    ):
         parse_sqs_message(message)
 
 

@@ -305,7 +305,10 @@ SOURCES = [
         "aws/serverless-application-model",
         "tests/translator/input/streams.yaml",
         "7000d0a3b0e5e0d9fca014ce135850718aad1290",
+        # Not expected: KafkaMissingPermission on MSKFunction. The cluster is outside the template, so whether
+        # it uses IAM authentication (and needs kafka-cluster:* grants) cannot be told.
         {
+            ("KafkaOnDemandNoErrorHandling", "MSKFunctionMyMSKStream"),
             ("NoReportBatchItemFailures", "DynamoDBFunctionMyDDBStream"),
             ("NoReportBatchItemFailures", "KinesisFunctionMyKinesisStream"),
             ("StreamNoFailureDestination", "DynamoDBFunctionMyDDBStream"),

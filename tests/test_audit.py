@@ -348,3 +348,28 @@ def test_the_readme_mermaid_example_is_what_the_audit_renders_and_parses():
     assert example in mermaid_blocks(render_markdown(reports))
     [result] = parse_mermaid([example])
     assert result.ok, result.error
+
+
+def test_a_sam_application_with_a_local_location_is_audited_under_its_parent(tmp_path):
+    (tmp_path / "orders").mkdir()
+    (tmp_path / "template.yaml").write_text(
+        "Transform: AWS::Serverless-2016-10-31\nResources:\n"
+        "  Orders: {Type: AWS::Serverless::Application, Properties: {Location: ./orders/template.yaml}}\n"
+        "  Shared:\n    Type: AWS::Serverless::Application\n"
+        "    Properties: {Location: {ApplicationId: arn:aws:serverlessrepo:us-east-1:1:applications/x, SemanticVersion: 1.0.0}}\n"
+    )
+    (tmp_path / "orders" / "template.yaml").write_text(
+        "Transform: AWS::Serverless-2016-10-31\nResources:\n"
+        "  Consume:\n    Type: AWS::Serverless::Function\n"
+        "    Properties:\n      Runtime: python3.13\n      Handler: a.b\n"
+        "      Events: {S: {Type: Kinesis, Properties: {Stream: !GetAtt S.Arn, StartingPosition: LATEST}}}\n"
+        "  S: {Type: AWS::Kinesis::Stream}\n"
+    )
+    reports, problems, _ = audit_inputs(tmp_path)
+    names = {report.name.removeprefix(f"{tmp_path}/"): report for report in reports}
+    assert set(names) == {"template.yaml", "template.yaml/Orders"}
+    assert {f.resource for f in names["template.yaml/Orders"].findings} == {"ConsumeS"}
+    # An application from the Serverless Application Repository is someone else's template: not read, said so.
+    assert len(problems) == 1 and problems[0].startswith(
+        f"{tmp_path}/template.yaml/Shared: nested stack template not read"
+    )

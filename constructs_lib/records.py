@@ -202,6 +202,8 @@ class StreamFailureRecord:
     payload: Any = field(default=None, compare=False, repr=False)
     """The original invocation event (``{"Records": [...]}``), decoded: only in an S3 failure object."""
     payload_included: bool = field(default=False, compare=False)
+    payload_json: str | None = field(default=None, compare=False, repr=False)
+    """The event exactly as the S3 object holds it (the text of the escaped ``payload`` string): replay this."""
 
     @property
     def function_arn(self) -> str:
@@ -342,6 +344,7 @@ def _parse_invocation_record(fields: _Fields, text: str | None = None) -> AsyncI
     if batch_keys:
         batch_info = _parse_batch_info(fields.required_object(batch_keys[0]), batch_keys[0])
         payload, included = _stream_payload(fields)
+        raw_payload = fields.data.get("payload")
         record = StreamFailureRecord(
             version=version,
             timestamp=timestamp,
@@ -350,6 +353,7 @@ def _parse_invocation_record(fields: _Fields, text: str | None = None) -> AsyncI
             batch_info=batch_info,
             payload=payload,
             payload_included=included,
+            payload_json=raw_payload if isinstance(raw_payload, str) else None,
         )
         if included:
             record.event_records()  # a broken payload fails here, naming its field, not later during a replay

@@ -303,3 +303,32 @@ def test_listing_failure_stops_the_run_without_a_traceback(s3, kinesis):
 
     assert summary.results == () and "AccessDenied" in summary.stopped_by
     assert not summary.ok
+
+
+def test_the_cli_takes_an_s3_source(s3, kinesis):
+    import io
+
+    from constructs_lib.redrive.cli import EXIT_OK, EXIT_SKIPPED, main
+
+    written = fill_bucket(s3, 2)
+    s3.put_object(Bucket=BUCKET, Key="aws/lambda/x/junk", Body=b"junk")
+    stdout, stderr = io.StringIO(), io.StringIO()
+
+    dry = main(
+        ["--from", f"s3://{BUCKET}", "--to-stream", "orders-replay", "--dry-run", "--region", REGION],
+        stdout=stdout,
+        stderr=stderr,
+    )
+    assert dry == EXIT_SKIPPED and "would move: 2, failed: 0, skipped: 1" in stdout.getvalue()
+    assert len(keys_left(s3)) == 3
+
+    stdout = io.StringIO()
+    status = main(
+        ["--from", f"s3://{BUCKET}/aws/lambda/f89f8514", "--to-stream", "orders-replay", "--region", REGION],
+        stdout=stdout,
+        stderr=stderr,
+    )
+    assert status == EXIT_OK, stdout.getvalue() + stderr.getvalue()
+    assert "moved: 2, failed: 0, skipped: 0" in stdout.getvalue()
+    assert keys_left(s3) == {"aws/lambda/x/junk"}
+    assert stream_contents(kinesis) == expected(written)

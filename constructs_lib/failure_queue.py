@@ -12,7 +12,12 @@ from constructs import Construct
 from constructs_lib._cdk import child_path, has_member, seconds_or_unresolved
 from constructs_lib.alarms import add_alarm_actions, check_alarms_flag, queue_alarms
 from constructs_lib.errors import Violation, raise_if_any
-from constructs_lib.limits import SQS_MAX_RETENTION_SECONDS, CheckedValue
+from constructs_lib.limits import (
+    SQS_MAX_MESSAGE_BYTES,
+    SQS_MAX_RETENTION_SECONDS,
+    CheckedValue,
+    check_failure_queue_size,
+)
 
 FAILURE_RETENTION = cdk.Duration.seconds(SQS_MAX_RETENTION_SECONDS)  # 14 days
 
@@ -69,6 +74,9 @@ class FailureQueue(sqs.Queue):
     - ``encryption``: ``SQS_MANAGED`` (SSE-SQS); pass ``encryption_master_key`` for a customer-managed KMS key.
     - ``enforce_ssl``: ``True``.
     - ``retention_period``: 14 days, the SQS maximum, to give operators the longest time to react.
+    - ``max_message_size_bytes``: 1 MiB (1,048,576), the SQS maximum and the largest payload or record Lambda
+      may deliver; written into the template so a smaller account default or later change shows as drift. A
+      smaller value is accepted with a warning (records above it would be lost).
 
     Alarms (``.alarms``), unless ``alarms=False`` (keyword-only, default True): ``MessagesWaitingAlarm`` when at
     least one failed record is waiting (ApproximateNumberOfMessagesVisible >= 1) and ``OldestMessageAgeAlarm``
@@ -100,7 +108,12 @@ class FailureQueue(sqs.Queue):
             violations.append(Violation(path, "enforce_ssl", "True for a failure queue", "False"))
         raise_if_any(violations)
 
-        props: dict[str, Any] = {"enforce_ssl": True, "retention_period": FAILURE_RETENTION, **queue_props}
+        props: dict[str, Any] = {
+            "enforce_ssl": True,
+            "retention_period": FAILURE_RETENTION,
+            "max_message_size_bytes": SQS_MAX_MESSAGE_BYTES,
+            **queue_props,
+        }
         if "encryption" not in props and "encryption_master_key" not in props:
             props["encryption"] = sqs.QueueEncryption.SQS_MANAGED
         super().__init__(scope, id, **props)
@@ -110,6 +123,14 @@ class FailureQueue(sqs.Queue):
             else SQS_MAX_RETENTION_SECONDS
         )
         """How long the queue keeps a failure record, in seconds (UNRESOLVED for a token)."""
+
+        size = props["max_message_size_bytes"]
+        for warning in check_failure_queue_size(
+            size if isinstance(size, int) and not cdk.Token.is_unresolved(size) else None,
+            path=self.node.path,
+            setting="max_message_size_bytes",
+        ):
+            cdk.Annotations.of(self).add_warning_v2("constructs_lib:failure-queue:small-messages", str(warning))
 
         if queue_props.get("dead_letter_queue") is None:
             reason = (

@@ -821,8 +821,8 @@ def check_failure_queue_size(max_message_bytes: CheckedValue, *, path: str, sett
             Violation(
                 path,
                 setting,
-                f"a queue that accepts {format_value(SQS_MAX_MESSAGE_BYTES)} bytes (1 MiB): Lambda's payloads and "
-                "records may be that large, and a delivery the queue refuses is lost",
+                f"at least {format_value(SQS_MAX_MESSAGE_BYTES)} bytes (1 MiB) of MaximumMessageSize: Lambda's "
+                "payloads and records may be that large, and a delivery the queue refuses is lost",
                 f"MaximumMessageSize {format_value(max_message_bytes)} bytes",
             )
         ]

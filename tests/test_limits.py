@@ -29,6 +29,7 @@ RANGES = {
     "stream.tumbling_window": (0, 900),
     "sqs.max_concurrency": (2, 1_000),
     "sqs_fifo.batch_size": (1, 10),
+    "sqs.max_receive_count": (1, 1_000),
 }
 
 

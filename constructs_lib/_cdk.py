@@ -115,7 +115,7 @@ def check_same_region(
     parts = arn_region_account(arn)
     if parts is None or not parts[0]:
         return []
-    region = cdk.Stack.of(scope).region
+    region = stack_of(scope).region
     if not is_resolved_str(region) or region == parts[0]:
         return []
     return [
@@ -126,3 +126,14 @@ def check_same_region(
             f"{what()} in region {parts[0]}",
         )
     ]
+
+
+_SCOPE_STACKS: weakref.WeakKeyDictionary[IConstruct, cdk.Stack] = weakref.WeakKeyDictionary()
+
+
+def stack_of(scope: IConstruct) -> cdk.Stack:
+    """``Stack.of(scope)``, asked of jsii once per scope."""
+    stack = _SCOPE_STACKS.get(scope)
+    if stack is None:
+        stack = _SCOPE_STACKS[scope] = cdk.Stack.of(scope)
+    return stack

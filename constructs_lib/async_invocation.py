@@ -10,7 +10,15 @@ from aws_cdk import aws_lambda as lambda_
 from constructs import Construct, IConstruct
 
 from constructs_lib import alarms as alarm_lib
-from constructs_lib._cdk import app_key, check_flag, child_path, number_or_unresolved, seconds_or_unresolved
+from constructs_lib._cdk import (
+    app_key,
+    check_flag,
+    child_path,
+    has_member,
+    number_or_unresolved,
+    seconds_or_unresolved,
+    stack_of,
+)
 from constructs_lib.errors import Violation, raise_if_any
 from constructs_lib.failure_queue import DEFAULT_FAILURE_QUEUE, FailureQueue, check_failure_home, needs_queue_alarms
 from constructs_lib.functions import (
@@ -167,7 +175,7 @@ class AsyncInvocation(Construct):
         cdk_dead_letter = _cdk_dead_letter(subject) if subject is not None else None
         cdk_dlq_target: Target | None = None
         if subject is not None and dead_letter_queue is not None:
-            violations += self._check_dead_letter_subject(path, subject, dead_letter_queue, cdk_dead_letter)
+            violations += self._check_dead_letter_subject(scope, path, subject, dead_letter_queue, cdk_dead_letter)
         elif cdk_dead_letter is not None:
             cdk_dlq_target, found = checked_target(
                 cdk_dead_letter,
@@ -364,7 +372,7 @@ class AsyncInvocation(Construct):
 
     @staticmethod
     def _check_dead_letter_subject(
-        path: str, subject: FunctionSubject, dead_letter_queue: Any, existing: Any
+        scope: IConstruct, path: str, subject: FunctionSubject, dead_letter_queue: Any, existing: Any
     ) -> list[Violation]:
         if subject.kind != "Function":
             return [
@@ -393,6 +401,20 @@ class AsyncInvocation(Construct):
                     "the function's own dead-letter target or left out (a function has one DLQ)",
                     f"{describe_object(dead_letter_queue)}, while {subject.describe()} already has "
                     f"{describe_object(existing)}",
+                )
+            ]
+        ours = stack_of(scope)
+        function_stack = cdk.Stack.of(subject.base)
+        in_our_stack = has_member(dead_letter_queue, "node") and cdk.Stack.of(dead_letter_queue) is ours
+        if in_our_stack and function_stack is not ours:
+            return [
+                Violation(
+                    path,
+                    "dead_letter_queue",
+                    f"a queue or topic outside this construct's stack {ours.node.path}, e.g. in the function's "
+                    f"stack {function_stack.node.path}: the function's DeadLetterConfig would reference this "
+                    "stack, which references the function, a dependency cycle",
+                    describe_object(dead_letter_queue),
                 )
             ]
         return []

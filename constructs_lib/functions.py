@@ -20,7 +20,7 @@ from aws_cdk import aws_iam as iam
 from aws_cdk import aws_lambda as lambda_
 from constructs import Dependable, IConstruct
 
-from constructs_lib._cdk import has_member, is_resolved_str
+from constructs_lib._cdk import has_member, is_resolved_str, stack_of
 from constructs_lib.errors import Violation
 
 LATEST = "$LATEST"
@@ -77,6 +77,16 @@ class FunctionSubject:
     @cached_property
     def role(self) -> iam.IRole | None:
         return self.given.role
+
+    def role_in_stack_of(self, scope: IConstruct) -> bool:
+        """Whether the execution role belongs to the stack `scope` is in."""
+        ours = stack_of(scope)
+        theirs = self._role_stack
+        return theirs is ours or theirs.node.path == ours.node.path
+
+    @cached_property
+    def _role_stack(self) -> cdk.Stack:
+        return self.role.stack
 
     def same_function(self, other: FunctionSubject) -> bool:
         """Whether both are the same underlying function, however each was referenced."""
@@ -177,13 +187,21 @@ def grant_statements(
     grants_managed_elsewhere: bool = False,
 ) -> None:
     """Add `statements` to the function's execution role. With ``grants_managed_elsewhere`` nothing is added and
-    an info annotation lists what the user grants instead; `what` describes the resource for it."""
+    an info annotation lists what the user grants instead; `what` describes the resource for it.
+
+    A role of another stack gets them through a policy in `scope`'s stack: added to the role's own default
+    policy they would make the function's stack depend on this one, which already depends on the function (its
+    name, its ARN), a cycle CDK only reports at synth."""
     if grants_managed_elsewhere:
         actions = sorted({action for statement in statements for action in statement.actions})
         cdk.Annotations.of(scope).add_info(
             f"{subject.describe()}: permissions granted elsewhere ({GRANTS_MANAGED_ELSEWHERE}=True); this wiring "
             f"needs {', '.join(actions)} on {what()}."
         )
+        return
+    if not subject.role_in_stack_of(scope):
+        policy = scope.node.try_find_child("RolePolicy") or iam.Policy(scope, "RolePolicy", roles=[subject.role])
+        policy.add_statements(*statements)
         return
     for statement in statements:
         subject.given.add_to_role_policy(statement)
@@ -197,7 +215,7 @@ def check_environment(subject: FunctionSubject | None, scope: IConstruct, *, pat
     match = _FUNCTION_ARN.match(subject.function_key)
     if match is None:
         return []
-    stack = cdk.Stack.of(scope)
+    stack = stack_of(scope)
     violations = []
     for what, theirs, ours in (("account", match["account"], stack.account), ("region", match["region"], stack.region)):
         if is_resolved_str(theirs) and theirs and is_resolved_str(ours) and theirs != ours:

@@ -22,6 +22,7 @@ from constructs_lib._cdk import (
     is_resolved_str,
     number_or_unresolved,
     seconds_or_unresolved,
+    stack_of,
 )
 from constructs_lib._mapping import checked_filters, filter_criteria, mapping_function_name, no_on_success
 from constructs_lib.errors import Violation, raise_if_any
@@ -297,7 +298,7 @@ class QueueConsumer(Construct):
         parts = arn_region_account(arn)
         if parts is None or not parts[1]:
             return violations
-        account = cdk.Stack.of(scope).account
+        account = stack_of(scope).account
         if is_resolved_str(account) and account != parts[1] and is_aws_managed_key(queue.encryption_master_key, "sqs"):
             violations.append(
                 Violation(

@@ -67,8 +67,13 @@ def seconds_or_unresolved(duration: cdk.Duration | None) -> CheckedValue:
     return milliseconds // 1000 if milliseconds % 1000 == 0 else milliseconds / 1000
 
 
+# CDK encodes every token in a string as ``${Token[...]}`` (aws-cdk core, TokenString): looking for it in Python
+# answers ``Token.is_unresolved`` for a string without a round trip to jsii.
+_STRING_TOKEN_MARKER = "${Token["
+
+
 def is_resolved_str(value: str | None) -> bool:
-    return value is not None and not cdk.Token.is_unresolved(value)
+    return isinstance(value, str) and _STRING_TOKEN_MARKER not in value
 
 
 def has_member(obj: Any, name: str) -> bool:

@@ -208,16 +208,24 @@ def grant_statements(
 
 
 def check_environment(subject: FunctionSubject | None, scope: IConstruct, *, path: str) -> list[Violation]:
-    """An imported function in another account or region cannot be configured from this stack: CloudFormation
-    creates the configuration in the stack's own account and region."""
-    if subject is None or subject.cfn_function is not None:
-        return []
-    match = _FUNCTION_ARN.match(subject.function_key)
-    if match is None:
+    """A function in another account or region (imported, or defined in a stack of another environment) cannot
+    be configured from this stack: CloudFormation creates the configuration in the stack's own account and
+    region, and references across accounts or regions do not exist."""
+    if subject is None:
         return []
     stack = stack_of(scope)
+    if subject.cfn_function is not None:
+        function_stack = cdk.Stack.of(subject.base)
+        if function_stack is stack:
+            return []
+        account, region = function_stack.account, function_stack.region
+    else:
+        match = _FUNCTION_ARN.match(subject.function_key)
+        if match is None:
+            return []
+        account, region = match["account"], match["region"]
     violations = []
-    for what, theirs, ours in (("account", match["account"], stack.account), ("region", match["region"], stack.region)):
+    for what, theirs, ours in (("account", account, stack.account), ("region", region, stack.region)):
         if is_resolved_str(theirs) and theirs and is_resolved_str(ours) and theirs != ours:
             violations.append(
                 Violation(

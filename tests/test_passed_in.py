@@ -780,3 +780,17 @@ def test_a_dead_letter_queue_in_the_wiring_stack_of_another_stacks_function_is_a
     assert setting == "dead_letter_queue" and "dependency cycle" in text
     AsyncInvocation(wiring, "NotifyAsync", function=function, dead_letter_queue=FailureQueue(functions, "Dlq"))
     app.synth()
+
+
+def test_a_function_of_a_stack_in_another_account_is_rejected_not_left_to_a_synth_error():
+    """The shape of a two-account pipeline stage: a function of one account's stack handed to another's."""
+    app = new_app()
+    stage = cdk.Stage(app, "Prod")
+    functions = cdk.Stack(stage, "Functions", env=cdk.Environment(account=ACCOUNT, region=REGION))
+    api = cdk.Stack(stage, "Api", env=cdk.Environment(account=OTHER_ACCOUNT, region=REGION))
+    function = make_function(functions)
+    [(setting, text)] = violations(AsyncInvocation, api, "NotifyAsync", function=function)
+    assert setting == "function"
+    assert text.endswith(f"got Function Prod/Functions/Notify in account {ACCOUNT}")
+    [(setting, _)] = violations(StreamConsumer, api, "Consume", function=function, source=kinesis.Stream(api, "S"))
+    assert setting == "function"

@@ -136,6 +136,11 @@ def check_same_region(
 _SCOPE_STACKS: weakref.WeakKeyDictionary[IConstruct, cdk.Stack] = weakref.WeakKeyDictionary()
 
 
+def remember_stack(construct: IConstruct, scope: IConstruct) -> None:
+    """A construct just created under `scope` is in `scope`'s stack: remembered, so `stack_of` needs no read."""
+    _SCOPE_STACKS[construct] = stack_of(scope)
+
+
 def stack_of(scope: IConstruct) -> cdk.Stack:
     """``Stack.of(scope)``, asked of jsii once per scope."""
     stack = _SCOPE_STACKS.get(scope)

@@ -16,6 +16,7 @@ from constructs_lib._cdk import (
     child_path,
     has_member,
     number_or_unresolved,
+    remember_stack,
     seconds_or_unresolved,
     stack_of,
 )
@@ -188,6 +189,7 @@ class AsyncInvocation(Construct):
         assert subject is not None  # a missing subject is a violation above
 
         super().__init__(scope, id)
+        remember_stack(self, scope)
         _configurations(scope).append((subject, self))
         self.function = function
         self.qualifier = subject.qualifier
@@ -404,9 +406,9 @@ class AsyncInvocation(Construct):
                 )
             ]
         ours = stack_of(scope)
-        function_stack = cdk.Stack.of(subject.base)
-        in_our_stack = has_member(dead_letter_queue, "node") and cdk.Stack.of(dead_letter_queue) is ours
-        if in_our_stack and function_stack is not ours:
+        function_stack = subject.stack
+        elsewhere = function_stack is not ours and function_stack.node.path != ours.node.path
+        if elsewhere and has_member(dead_letter_queue, "node") and cdk.Stack.of(dead_letter_queue) is ours:
             return [
                 Violation(
                     path,

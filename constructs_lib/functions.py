@@ -55,6 +55,15 @@ class FunctionSubject:
         return child if isinstance(child, lambda_.CfnFunction) else None
 
     @cached_property
+    def defined_here(self) -> bool:
+        """Whether the function is defined in this app (an owned Function needs no read to tell)."""
+        return isinstance(self.base, lambda_.Function) or self.cfn_function is not None
+
+    @cached_property
+    def stack(self) -> cdk.Stack:
+        return cdk.Stack.of(self.base)
+
+    @cached_property
     def function_key(self) -> str:
         """The function's ARN without qualifier: the same string for every reference to one function in an app
         (a token for a function defined here, shared by all its wrappers; the ARN of an import)."""
@@ -92,7 +101,7 @@ class FunctionSubject:
         """Whether both are the same underlying function, however each was referenced."""
         if self.function_key == other.function_key:
             return True
-        if self.cfn_function is not None and other.cfn_function is not None:
+        if self.defined_here and other.defined_here:
             return False  # two functions defined in the app
         return self.name_key is not None and self.name_key == other.name_key
 
@@ -214,8 +223,8 @@ def check_environment(subject: FunctionSubject | None, scope: IConstruct, *, pat
     if subject is None:
         return []
     stack = stack_of(scope)
-    if subject.cfn_function is not None:
-        function_stack = cdk.Stack.of(subject.base)
+    if subject.defined_here:
+        function_stack = subject.stack
         if function_stack is stack:
             return []
         account, region = function_stack.account, function_stack.region

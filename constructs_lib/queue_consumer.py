@@ -21,6 +21,7 @@ from constructs_lib._cdk import (
     has_member,
     is_resolved_str,
     number_or_unresolved,
+    remember_stack,
     seconds_or_unresolved,
     stack_of,
 )
@@ -192,6 +193,7 @@ class QueueConsumer(Construct):
         assert subject is not None
 
         super().__init__(scope, id)
+        remember_stack(self, scope)
         self.function = function
         self.queue = queue
         self.dead_letter_queue: sqs.IQueue | None = redrive.queue if owned else None

@@ -18,6 +18,7 @@ from constructs_lib._cdk import (
     check_same_region,
     child_path,
     number_or_unresolved,
+    remember_stack,
     seconds_or_unresolved,
 )
 from constructs_lib._mapping import checked_filters, filter_criteria, mapping_function_name, no_on_success
@@ -212,6 +213,7 @@ class StreamConsumer(Construct):
         assert subject is not None and source_info is not None
 
         super().__init__(scope, id)
+        remember_stack(self, scope)
         self.function = function
         self.source = source
         self.failure_queue: FailureQueue | None = None

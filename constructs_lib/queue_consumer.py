@@ -67,18 +67,23 @@ class QueueConsumer(Construct):
     least the function timeout (AWS rejects the mapping otherwise; AWS recommends 6x, which is warned about).
 
     :param function: the Function, Version or Alias that consumes the queue.
-    :param queue: an ``sqs.IQueue`` with a redrive policy (``dead_letter_queue=sqs.DeadLetterQueue(...)``). A FIFO
-        queue needs a FIFO dead-letter queue. For an imported queue the redrive policy and the visibility timeout
-        cannot be known: they are not guessed, a warning says so.
+    :param queue: an ``sqs.IQueue`` in the stack's region with a redrive policy
+        (``dead_letter_queue=sqs.DeadLetterQueue(...)``): ``maxReceiveCount`` 1 to 1000, a dead-letter queue of the
+        same type (FIFO or standard) and, for a standard queue, keeping messages at least as long as the source.
+        For an imported queue the redrive policy and the visibility timeout cannot be known: they are not guessed,
+        a warning says so; one of another account must not be encrypted with the AWS managed key alias/aws/sqs.
     :param batch_size: messages per invocation, 1 to 10000 (FIFO: 1 to 10); above 10 a ``max_batching_window``
         of at least 1 second is required. Default: not set (AWS uses 10).
     :param max_batching_window: 0 to 300 seconds; not for FIFO queues. Default: not set (0).
     :param max_concurrency: most concurrent invocations for this queue, 2 to 1000. Default: not set.
     :param report_batch_item_failures: ReportBatchItemFailures, so only the failed messages of a batch return to
         the queue (the handler must return ``batchItemFailures``). Default: True.
-    :param filters: event filters made with ``lambda_.FilterCriteria.filter({...})``. Default: none.
+    :param filters: event filters made with ``lambda_.FilterCriteria.filter({...})`` or plain pattern dicts, at
+        most 10, on the message ``body`` only (AWS filters SQS messages on that key). Default: none.
     :param enabled: whether the mapping polls. Default: True.
     :param alarms: create the alarms below (``.alarms``); False creates none. Default: True.
+    :param grants_managed_elsewhere: set True when the function's role cannot take policies and you grant the
+        permissions yourself (see ``AsyncInvocation``). Default: False.
 
     Alarms: the failure home is the queue's dead-letter queue. A ``FailureQueue`` has its own alarms (call its
     ``add_alarm_action``), so none are added here; any other dead-letter queue gets the two queue alarms here,

@@ -76,7 +76,8 @@ class StreamConsumer(Construct):
     :param source: a ``kinesis.IStream``, or a DynamoDB table with a stream (``stream=`` / ``dynamo_stream=``).
     :param starting_position: TRIM_HORIZON (default), LATEST, or AT_TIMESTAMP (Kinesis only, with
         ``starting_position_timestamp``).
-    :param starting_position_timestamp: for AT_TIMESTAMP: a datetime or Unix time in seconds.
+    :param starting_position_timestamp: for AT_TIMESTAMP: a timezone-aware datetime or Unix time in seconds, not
+        in the future.
     :param batch_size: records per invocation, 1 to 10000. Default: not set (AWS uses 100).
     :param max_batching_window: how long to gather records, 0 to 300 seconds. Default: not set (0).
     :param bisect_batch_on_error: split a failed batch and retry the halves. Default: True.
@@ -86,7 +87,9 @@ class StreamConsumer(Construct):
         never trigger.
     :param parallelization_factor: concurrent batches per shard, 1 to 10. Default: not set (1).
     :param tumbling_window: 0 to 900 seconds. Default: not set.
-    :param filters: event filters made with ``lambda_.FilterCriteria.filter({...})``. Default: none.
+    :param filters: event filters made with ``lambda_.FilterCriteria.filter({...})`` or plain pattern dicts, at
+        most 10, on ``data`` for Kinesis and ``dynamodb`` for DynamoDB (the only keys AWS filters them on).
+        Default: none.
     :param report_batch_item_failures: ReportBatchItemFailures. Default: True.
     :param on_failure: a standard SQS queue or standard SNS topic. Default: a new FailureQueue
         (``.failure_queue``).

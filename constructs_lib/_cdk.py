@@ -147,3 +147,16 @@ def stack_of(scope: IConstruct) -> cdk.Stack:
     if stack is None:
         stack = _SCOPE_STACKS[scope] = cdk.Stack.of(scope)
     return stack
+
+
+ALIAS_GRANT = "_constructs_lib_alias_grant"
+"""Marks a KMS statement on ``key/*`` narrowed to one alias by ``kms:ResourceAliases``: (wildcard ARN, alias)."""
+
+
+def nag_rendering(scope: IConstruct, value: str) -> str:
+    """A string the way cdk-nag shows it in a finding id: ``Ref``s of pseudo parameters as ``<AWS::Region>``."""
+    resolved = stack_of(scope).resolve(value)
+    if isinstance(resolved, str):
+        return resolved
+    parts = resolved.get("Fn::Join", ["", []])[1] if isinstance(resolved, dict) else []
+    return "".join(part if isinstance(part, str) else f"<{part.get('Ref', part)}>" for part in parts)

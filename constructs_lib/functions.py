@@ -20,7 +20,7 @@ from aws_cdk import aws_iam as iam
 from aws_cdk import aws_lambda as lambda_
 from constructs import Dependable, IConstruct
 
-from constructs_lib._cdk import has_member, is_resolved_str, stack_of
+from constructs_lib._cdk import ALIAS_GRANT, has_member, is_resolved_str, nag_rendering, stack_of
 from constructs_lib.errors import Violation
 
 LATEST = "$LATEST"
@@ -211,9 +211,36 @@ def grant_statements(
     if not subject.role_in_stack_of(scope):
         policy = scope.node.try_find_child("RolePolicy") or iam.Policy(scope, "RolePolicy", roles=[subject.role])
         policy.add_statements(*statements)
+    else:
+        policy = None
+        for statement in statements:
+            subject.given.add_to_role_policy(statement)
+    alias_grants = [getattr(s, ALIAS_GRANT) for s in statements if hasattr(s, ALIAS_GRANT)]
+    if alias_grants:
+        _acknowledge_alias_wildcards(scope, subject, policy, alias_grants)
+
+
+def _acknowledge_alias_wildcards(
+    scope: IConstruct, subject: FunctionSubject, policy: Any, alias_grants: list[tuple[str, str]]
+) -> None:
+    """cdk-nag's AwsSolutions-IAM5 flags ``key/*``; acknowledged on the policy that holds the statement, for that
+    resource only, with the true reason: KMS accepts no alias as Resource, the condition narrows it to the alias."""
+    if policy is None:
+        role = subject.role
+        policy = role.node.try_find_child("DefaultPolicy") or next(
+            (child for child in role.node.children if isinstance(child, iam.Policy)), None
+        )
+    resource = policy.node.default_child if policy is not None else None
+    if resource is None:
         return
-    for statement in statements:
-        subject.given.add_to_role_policy(statement)
+    for wildcard, alias in alias_grants:
+        cdk.Validations.of(resource).acknowledge(
+            cdk.Acknowledgment(
+                id=f"AwsSolutions-IAM5[Resource::{nag_rendering(scope, wildcard)}]",
+                reason=f"KMS ignores alias ARNs as Resource: the grant is on the account's keys, narrowed by the "
+                f"condition kms:ResourceAliases = {alias} to the key that alias names (as aws-cdk grants aliases).",
+            )
+        )
 
 
 def check_environment(subject: FunctionSubject | None, scope: IConstruct, *, path: str) -> list[Violation]:

@@ -20,7 +20,7 @@ from aws_cdk import aws_sqs as sqs
 from aws_cdk.assertions import Annotations, Match, Template
 
 from constructs_lib import AsyncInvocation, FailureQueue, QueueConsumer, StreamConsumer, ValidationError
-from tests.harness import lint_template, new_app
+from tests.harness import lint_template, nag_findings, new_app
 from tests.test_async_invocation import make_function
 
 ACCOUNT = "111111111111"
@@ -794,3 +794,16 @@ def test_a_function_of_a_stack_in_another_account_is_rejected_not_left_to_a_synt
     assert text.endswith(f"got Function Prod/Functions/Notify in account {ACCOUNT}")
     [(setting, _)] = violations(StreamConsumer, api, "Consume", function=function, source=kinesis.Stream(api, "S"))
     assert setting == "function"
+
+
+@pytest.mark.parametrize("env", [True, False], ids=["environment", "environment-agnostic"])
+def test_the_alias_wildcard_is_acknowledged_for_cdk_nag_with_its_reason_only_for_that_resource(env):
+    stack = cdk.Stack(new_app(), "Orders", env=cdk.Environment(account=ACCOUNT, region=REGION) if env else None)
+    key = kms.Alias.from_alias_name(stack, "Key", "alias/orders")
+    function = make_function(stack)
+    AsyncInvocation(
+        stack, "NotifyAsync", function=function, on_failure=FailureQueue(stack, "Failures", encryption_master_key=key)
+    )
+    function.add_to_role_policy(iam.PolicyStatement(actions=["s3:GetObject"], resources=["*"]))  # not ours
+    wildcard_findings = [f.rule_id for f in nag_findings(stack) if f.rule_id.startswith("AwsSolutions-IAM5")]
+    assert wildcard_findings == ["AwsSolutions-IAM5[Resource::*]"]

@@ -807,3 +807,10 @@ def test_the_alias_wildcard_is_acknowledged_for_cdk_nag_with_its_reason_only_for
     function.add_to_role_policy(iam.PolicyStatement(actions=["s3:GetObject"], resources=["*"]))  # not ours
     wildcard_findings = [f.rule_id for f in nag_findings(stack) if f.rule_id.startswith("AwsSolutions-IAM5")]
     assert wildcard_findings == ["AwsSolutions-IAM5[Resource::*]"]
+
+
+def test_a_failure_queue_with_a_retention_cdk_cannot_convert_is_rejected_before_it_exists(stack):
+    days = cdk.Duration.days(cdk.CfnParameter(stack, "Days", type="Number").value_as_number)
+    [(setting, text)] = violations(FailureQueue, stack, "Failures", retention_period=days)
+    assert setting == "retention_period" and text.endswith("got a token Duration in days")
+    assert stack.node.try_find_child("Failures") is None

@@ -29,9 +29,9 @@ PYTEST_WORKERS ?= auto
 help:
 	@echo "make synth   set up (venv, pinned CDK CLI and Node 22) and run cdk synth of the sample app"
 	@echo "make test    set up and run lint, format check and the test suite"
-	@echo "make deploy-local  set up, cdk bootstrap + cdk deploy of the sample app to a local moto server, read back"
+	@echo "make deploy-local  set up, cdk bootstrap + cdk deploy of the sample app to a local moto server, verify"
 	@echo "make format  apply ruff's fixes and formatting"
-	@echo "make bench   synth overhead against plain aws-cdk-lib (benchmarks/, not part of the tests)"
+	@echo "make bench   synth overhead against plain aws-cdk-lib, redrive throughput (benchmarks/, not part of the tests)"
 	@echo "make clean   remove cdk.out and caches (keeps the installed toolchain)"
 
 setup: $(VENV_STAMP) $(NODE_STAMP)
@@ -52,10 +52,10 @@ synth: setup
 	@ls cdk.out/*.template.json
 
 # A moto server on 127.0.0.1 (free port, stopped by its PID also on failure), the real `cdk bootstrap` and
-# `cdk deploy --all`, then every failure-handling setting read back with boto3 and compared with the template.
-# Work files (server log, cdk.out, empty AWS config) go to .deploy-local/. Exit code 1 on a mismatch.
+# `cdk deploy --all`, then `constructs_lib.verify` of every stack against its synthesized template.
+# Work files (server log, cdk.out, empty AWS config) go to .deploy-local/. Exit code 1 on drift.
 deploy-local: setup
-	python -m deploy_local --workdir .deploy-local
+	python -m tests.localdeploy --workdir .deploy-local
 
 lint: $(VENV_STAMP)
 	ruff check .
@@ -70,6 +70,7 @@ format: $(VENV_STAMP)
 
 bench: setup
 	python -m benchmarks.synth_overhead
+	python -m benchmarks.redrive_batching --runs 3 --round-trip-ms 10
 
 clean:
 	rm -rf cdk.out .pytest_cache .ruff_cache .hypothesis

@@ -13,6 +13,8 @@ _EXPORTS = {
     "FailureHandlingChecks": "constructs_lib.nag",
     "FailureQueue": "constructs_lib.failure_queue",
     "INFINITE": "constructs_lib.limits",
+    "KafkaAuthentication": "constructs_lib.limits",
+    "KafkaConsumer": "constructs_lib.kafka_consumer",
     "QueueConsumer": "constructs_lib.queue_consumer",
     "StreamConsumer": "constructs_lib.stream_consumer",
     "ValidationError": "constructs_lib.errors",
@@ -25,6 +27,8 @@ __all__ = [  # noqa: RUF022 - grouped as in _EXPORTS
     "FailureHandlingChecks",
     "FailureQueue",
     "INFINITE",
+    "KafkaAuthentication",
+    "KafkaConsumer",
     "QueueConsumer",
     "StreamConsumer",
     "ValidationError",
@@ -35,7 +39,8 @@ if TYPE_CHECKING:
     from constructs_lib.async_invocation import AsyncInvocation
     from constructs_lib.errors import ValidationError, Violation
     from constructs_lib.failure_queue import DEFAULT_FAILURE_QUEUE, FailureQueue
-    from constructs_lib.limits import INFINITE
+    from constructs_lib.kafka_consumer import KafkaConsumer
+    from constructs_lib.limits import INFINITE, KafkaAuthentication
     from constructs_lib.nag import FailureHandlingChecks
     from constructs_lib.queue_consumer import QueueConsumer
     from constructs_lib.stream_consumer import StreamConsumer

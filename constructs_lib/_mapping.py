@@ -20,13 +20,35 @@ def mapping_function_name(subject: FunctionSubject) -> str:
     return subject.base.function_name if subject.kind == "Function" else subject.given.function_arn
 
 
-def filter_criteria(patterns: Sequence[str] | None) -> lambda_.CfnEventSourceMapping.FilterCriteriaProperty | None:
-    """The FilterCriteria of a mapping from the JSON patterns `checked_filters` returned."""
+def filter_criteria(
+    patterns: Sequence[str | Mapping[str, Any]] | None,
+) -> lambda_.CfnEventSourceMapping.FilterCriteriaProperty | None:
+    """The FilterCriteria of a mapping from the JSON patterns `checked_filters` returned (or from filters as made
+    by ``lambda_.FilterCriteria.filter``, for a caller that only shape-checks them with `check_filters`)."""
     if not patterns:
         return None
+    patterns = [p if isinstance(p, str) else p["pattern"] if "pattern" in p else json.dumps(p) for p in patterns]
     return lambda_.CfnEventSourceMapping.FilterCriteriaProperty(
         filters=[lambda_.CfnEventSourceMapping.FilterProperty(pattern=pattern) for pattern in patterns]
     )
+
+
+def check_filters(filters: Any, *, path: str) -> list[Violation]:
+    """Only the shape of `filters` (a list of mappings), for sources whose filterable keys are not checked."""
+    if filters is not None and (
+        isinstance(filters, str | bytes)
+        or not isinstance(filters, Sequence)
+        or not all(isinstance(f, Mapping) for f in filters)
+    ):
+        return [
+            Violation(
+                path,
+                "filters",
+                "a list of filters made with lambda_.FilterCriteria.filter({...})",
+                describe_object(filters),
+            )
+        ]
+    return []
 
 
 def checked_filters(filters: Any, *, source: str, path: str) -> tuple[list[str], list[Violation]]:
@@ -35,19 +57,9 @@ def checked_filters(filters: Any, *, source: str, path: str) -> tuple[list[str],
     keys `source` can filter (``limits.FILTERABLE_KEYS``). A pattern that is a token is taken as is."""
     if filters is None:
         return [], []
-    if (
-        isinstance(filters, str | bytes)
-        or not isinstance(filters, Sequence)
-        or not all(isinstance(f, Mapping) for f in filters)
-    ):
-        return [], [
-            Violation(
-                path,
-                "filters",
-                "a list of filters made with lambda_.FilterCriteria.filter({...})",
-                describe_object(filters),
-            )
-        ]
+    shape = check_filters(filters, path=path)
+    if shape:
+        return [], shape
     patterns: list[str] = []
     parsed: list[object] = []
     violations: list[Violation] = []

@@ -148,6 +148,13 @@ def kinesis_iterator_age(stream: Any) -> cloudwatch.Metric:
     )
 
 
+def event_source_mapping_metric(mapping_uuid: str, metric_name: str, statistic: str) -> cloudwatch.Metric:
+    """An AWS/Lambda event source mapping metric (EventCount, ErrorCount or KafkaMetrics group, opt-in through the
+    mapping's MetricsConfig), published per mapping under the ``EventSourceMappingUUID`` dimension: the mapping's
+    ``Ref``."""
+    return _metric(LAMBDA_NAMESPACE, metric_name, {"EventSourceMappingUUID": mapping_uuid}, statistic)
+
+
 # --- what the thresholds need to know about a resource ---------------------------------------------------
 
 

@@ -124,16 +124,32 @@ class DynamoDBStreamRecord:
     raw: Mapping[str, Any] = field(repr=False)
 
     def to_lambda_event_record(self) -> dict[str, Any]:
-        """The record as a Lambda DynamoDB event carries it (``Records[i]``), timestamps in epoch seconds."""
-        record = {key: value for key, value in self.raw.items() if key != "dynamodb"}
-        stream_record = dict(self.raw.get("dynamodb", {}))
+        """The record as a Lambda DynamoDB event carries it (``Records[i]``): timestamps in epoch seconds,
+        binary attribute values (``B``, ``BS``; bytes from boto3) as base64 text, as in DynamoDB's JSON."""
+        record = {key: _base64_binaries(value) for key, value in self.raw.items() if key != "dynamodb"}
+        stream_record = _base64_binaries(dict(self.raw.get("dynamodb", {})))
         created = stream_record.get("ApproximateCreationDateTime")
         if isinstance(created, dt.datetime):
             stream_record["ApproximateCreationDateTime"] = created.timestamp()
         return {**record, "dynamodb": stream_record, "eventSourceARN": self.stream_arn}
 
+    def lambda_keys(self) -> dict[str, Any]:
+        """The item's key in DynamoDB JSON as the Lambda event carries it (binary values as base64 text)."""
+        return _base64_binaries(dict(self.keys))
+
 
 StreamRecord = KinesisRecord | DynamoDBStreamRecord
+
+
+def _base64_binaries(value: Any) -> Any:
+    """A copy of a boto3 DynamoDB value with every bytes value (``B``, ``BS`` members) as base64 text."""
+    if isinstance(value, bytes | bytearray):
+        return base64.b64encode(value).decode("ascii")
+    if isinstance(value, Mapping):
+        return {key: _base64_binaries(child) for key, child in value.items()}
+    if isinstance(value, list | tuple | set | frozenset):
+        return [_base64_binaries(child) for child in value]
+    return value
 
 
 def fetch_batch(

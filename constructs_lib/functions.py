@@ -208,6 +208,14 @@ def grant_statements(
             f"needs {', '.join(actions)} on {what()}."
         )
         return
+    if subject.role is None:  # a caller that did not check the role first (see `check_role`)
+        actions = sorted({action for statement in statements for action in statement.actions})
+        cdk.Annotations.of(scope).add_warning_v2(
+            "constructs_lib:function-without-role",
+            f"{subject.describe()} has no known execution role (imported without one): grant it "
+            f"{', '.join(actions)} on {what()} yourself, or this wiring cannot work.",
+        )
+        return
     if not subject.role_in_stack_of(scope):
         policy = scope.node.try_find_child("RolePolicy") or iam.Policy(scope, "RolePolicy", roles=[subject.role])
         policy.add_statements(*statements)

@@ -9,7 +9,8 @@ AWS::Lambda::EventInvokeConfig, AWS::Lambda::EventSourceMapping and AWS::Lambda:
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
+import re
+from dataclasses import dataclass, replace
 from enum import StrEnum
 from typing import Final
 
@@ -138,6 +139,20 @@ FILTERABLE_KEYS: Final[dict[str, tuple[str, ...]]] = {
 }
 MAX_FILTERS_PER_MAPPING: Final = 10
 """Five filters by default; a quota increase allows up to 10 per event source mapping, never more."""
+
+# What AWS applies to a setting a template leaves out (verify compares a live value with these). Sources:
+# Lambda API reference, EventSourceMappingConfiguration (docs.aws.amazon.com/lambda/latest/api/
+# API_EventSourceMappingConfiguration.html): BatchSize 10 for SQS, 100 for every other source; bisect false.
+# "Lambda parameters for Amazon SQS event source mappings": MaximumBatchingWindowInSeconds 0.
+# Amazon SQS CreateQueue API reference: VisibilityTimeout 30 s. EventBridge user guide, "Retrying events in
+# Amazon EventBridge" (eb-rule-retry-policy): 185 retries within 24 hours.
+SQS_MAPPING_DEFAULT_BATCH_SIZE: Final = 10
+MAPPING_DEFAULT_BATCH_SIZE: Final = 100
+MAPPING_DEFAULT_BATCHING_WINDOW_SECONDS: Final = 0
+STREAM_DEFAULT_BISECT_BATCH_ON_ERROR: Final = False
+SQS_DEFAULT_VISIBILITY_TIMEOUT_SECONDS: Final = 30
+EVENTBRIDGE_DEFAULT_RETRY_ATTEMPTS: Final = 185
+EVENTBRIDGE_DEFAULT_MAX_EVENT_AGE_SECONDS: Final = 86_400
 
 
 class DestinationKind(StrEnum):
@@ -549,3 +564,254 @@ def human_duration(seconds: Number) -> str:
     value = round(seconds / size, 1)
     text = str(int(value)) if float(value).is_integer() else str(value)
     return f"{text} {unit}" if value == 1 else f"{text} {unit}s"
+
+
+# --- limits of the APIs the runtime redrive calls (constructs_lib.redrive) ----------------------------------
+
+# SQS message quotas ("Amazon SQS message quotas", SQS Developer Guide) and the SendMessage /
+# SendMessageBatch API reference: MessageGroupId and MessageDeduplicationId are 1-128 characters, alphanumeric
+# characters and punctuation only; a batch holds at most 10 entries; a message at most 10 attributes.
+SQS_FIFO_ID_MAX_LENGTH: Final = 128
+"""Longest MessageGroupId / MessageDeduplicationId."""
+SQS_FIFO_ID_CHARACTERS: Final = frozenset(
+    "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789" + "!\"#$%&'()*+,-./:;<=>?@[\\]^_`{|}~"
+)
+"""What a MessageGroupId or MessageDeduplicationId may contain."""
+SQS_BATCH_MAX_ENTRIES: Final = 10
+SQS_MAX_MESSAGE_ATTRIBUTES: Final = 10
+# SendMessageBatch API reference (2025): "The maximum allowed individual message size and the maximum total
+# payload size (the sum of the individual lengths of all of the batched messages) are both 1 MiB". A queue's
+# own MaximumMessageSize attribute can be lower; all parts of a message attribute (name, type, value) count
+# toward it (MessageAttributeValue API reference).
+SQS_MAX_MESSAGE_BYTES: Final = 1_048_576
+SQS_BATCH_MAX_BYTES: Final = 1_048_576
+# Kinesis PutRecords / PutRecordsRequestEntry API reference: up to 500 records and 5 MiB per call (partition
+# keys included); a partition key is 1-256 Unicode characters; data + partition key at most the stream's
+# maximum record size, 1 MiB unless raised with UpdateMaxRecordSize (MaxRecordSizeInKiB, up to 10 MiB; "Handle
+# large records", Kinesis Data Streams Developer Guide). A shard takes 1,000 records and 1 MiB per second.
+KINESIS_PUT_RECORDS_MAX_ENTRIES: Final = 500
+KINESIS_PUT_RECORDS_MAX_BYTES: Final = 5 * 1_048_576
+KINESIS_DEFAULT_MAX_RECORD_BYTES: Final = 1_048_576
+KINESIS_PARTITION_KEY_MAX_LENGTH: Final = 256
+KINESIS_SHARD_WRITE_RECORDS_PER_SECOND: Final = 1_000
+KINESIS_SHARD_WRITE_BYTES_PER_SECOND: Final = 1_048_576
+
+
+# --- Kafka event source mappings (Amazon MSK and self-managed Apache Kafka) --------------------------------
+# Sources, looked up 2026-12 (AWS Lambda developer guide and API reference):
+# - "Configuring error handling controls for Kafka event sources"
+#   https://docs.aws.amazon.com/lambda/latest/dg/kafka-retry-configurations.html : retries 0-10000 or -1,
+#   record age 60-604800 s or -1 (both default -1), split batch on error, ReportBatchItemFailures; the console
+#   offers them only after "select provisioned mode to configure error handling controls".
+# - "Using a Kafka topic as an on-failure destination"
+#   https://docs.aws.amazon.com/lambda/latest/dg/kafka-on-failure-destination.html : `kafka://<topic>`,
+#   "Provisioned mode required", same cluster, the destination topic "cannot be the same as any of your source
+#   topic names", kafka-cluster:WriteData on it, and "When you configure both infinite retries and an on-failure
+#   destination, Lambda automatically applies a maximum of 10 retry attempts".
+# - "Capturing discarded batches for Amazon MSK and self-managed Apache Kafka event sources"
+#   https://docs.aws.amazon.com/lambda/latest/dg/kafka-on-failure.html : SNS topic, SQS queue, S3 bucket or a
+#   Kafka topic; sqs:SendMessage, sns:Publish, s3:PutObject + s3:ListBucket, kafka-cluster:WriteData.
+# - API reference "OnFailure": Destination pattern `kafka://([^.]([a-zA-Z0-9\-_.]{0,248}))` or an ARN.
+# - API reference "ProvisionedPollerConfig": for Amazon MSK and self-managed Apache Kafka MinimumPollers 1-200
+#   (default 1), MaximumPollers 1-2000 (default 200); PollerGroupName (Kafka only) groups up to 100 mappings.
+# - API reference "AmazonManagedKafkaEventSourceConfig": ConsumerGroupId length 1-200, pattern
+#   `[a-zA-Z0-9-\/*:_+=.@-]*`, cannot be updated after creation.
+# - API reference "SelfManagedEventSource": KAFKA_BOOTSTRAP_SERVERS, 1-10 entries of 1-300 characters, each
+#   `host:port` (pattern below).
+# - API reference "SourceAccessConfiguration" and "All Amazon MSK event source configuration parameters"
+#   https://docs.aws.amazon.com/lambda/latest/dg/msk-esm-parameters.html : MSK accepts SASL_SCRAM_512_AUTH or
+#   CLIENT_CERTIFICATE_TLS_AUTH (none: IAM); self-managed accepts BASIC_AUTH (SASL/PLAIN), SASL_SCRAM_256_AUTH,
+#   SASL_SCRAM_512_AUTH, CLIENT_CERTIFICATE_TLS_AUTH, plus SERVER_ROOT_CA_CERTIFICATE, VPC_SUBNET and
+#   VPC_SECURITY_GROUP.
+# - "Apache Kafka polling and stream starting positions in Lambda": TRIM_HORIZON, LATEST, AT_TIMESTAMP.
+# - "Configuring Lambda permissions for Amazon MSK event source mappings"
+#   https://docs.aws.amazon.com/lambda/latest/dg/with-msk-permissions.html : kafka:DescribeClusterV2 (works for
+#   provisioned and serverless clusters; DescribeCluster is not needed as well), kafka:GetBootstrapBrokers, the
+#   six ec2 network-interface actions, kafka:ListScramSecrets + secretsmanager:GetSecretValue (+ kms:Decrypt
+#   for a customer-managed key) for SASL/SCRAM, and for IAM authentication kafka-cluster:Connect,
+#   kafka-cluster:AlterGroup, kafka-cluster:DescribeGroup, kafka-cluster:DescribeTopic, kafka-cluster:ReadData.
+# - "Types of metrics for Lambda functions" (event source mapping metrics): EventCount (DroppedEventCount,
+#   OnFailureDestinationDeliveredEventCount, ...), ErrorCount (OnFailureDestinationDeliveryErrorCount, ...) and
+#   KafkaMetrics (MaxOffsetLag, SumOffsetLag) metric groups, opt-in per mapping.
+
+KAFKA_MAPPINGS = "Amazon MSK and self-managed Apache Kafka event source mappings"
+KAFKA_PROVISIONED = "provisioned mode of Kafka event source mappings"
+
+# AWS documents the same retry and record-age ranges for Kafka as for Kinesis and DynamoDB: one range, reused.
+LIMITS.update(
+    {
+        "kafka.retry_attempts": replace(LIMITS["stream.retry_attempts"], applies_to=KAFKA_MAPPINGS),
+        "kafka.max_record_age": replace(LIMITS["stream.max_record_age"], applies_to=KAFKA_MAPPINGS),
+        "kafka.minimum_pollers": Limit(
+            "ProvisionedPollerConfig.MinimumPollers", 1, 200, KAFKA_PROVISIONED, aws_default=1
+        ),
+        "kafka.maximum_pollers": Limit(
+            "ProvisionedPollerConfig.MaximumPollers", 1, 2_000, KAFKA_PROVISIONED, aws_default=200
+        ),
+    }
+)
+
+KAFKA_INFINITE_RETRIES_WITH_DESTINATION: Final = 10
+"""Lambda caps INFINITE retries of a Kafka mapping at 10 when it has an on-failure destination."""
+
+KAFKA_TOPIC_DESTINATION_PREFIX: Final = "kafka://"
+KAFKA_TOPIC_PATTERN: Final = r"[^.][a-zA-Z0-9\-_.]{0,248}"
+"""A Kafka topic name as Lambda accepts it after `kafka://`: 1-249 of [a-zA-Z0-9._-], not starting with a dot."""
+KAFKA_SOURCE_TOPIC_PATTERN: Final = r"[^.][a-zA-Z0-9\-_.]{1,248}"
+r"""A source topic (Topics) as the CloudFormation schema of AWS::Lambda::EventSourceMapping checks it,
+`^[^.]([a-zA-Z0-9\-_.]+)` with at most 249 characters: at least 2 characters (CDK's template validation rejects a
+one-letter topic)."""
+KAFKA_CONSUMER_GROUP_ID_PATTERN: Final = r"[a-zA-Z0-9\-/*:_+=.@]*"
+KAFKA_CONSUMER_GROUP_ID_MAX_LENGTH: Final = 200
+KAFKA_BOOTSTRAP_SERVER_PATTERN: Final = (
+    r"(([a-zA-Z0-9]|[a-zA-Z0-9][a-zA-Z0-9\-]*[a-zA-Z0-9])\.)*"
+    r"([A-Za-z0-9]|[A-Za-z0-9][A-Za-z0-9\-]*[A-Za-z0-9]):[0-9]{1,5}"
+)
+KAFKA_BOOTSTRAP_SERVER_MAX_LENGTH: Final = 300
+KAFKA_MAX_BOOTSTRAP_SERVERS: Final = 10
+
+
+class KafkaAuthentication(StrEnum):
+    """SourceAccessConfiguration types that authenticate Lambda to Kafka brokers (IAM needs none: MSK only)."""
+
+    SASL_SCRAM_512 = "SASL_SCRAM_512_AUTH"
+    SASL_SCRAM_256 = "SASL_SCRAM_256_AUTH"
+    SASL_PLAIN = "BASIC_AUTH"
+    MUTUAL_TLS = "CLIENT_CERTIFICATE_TLS_AUTH"
+
+
+MSK_AUTHENTICATIONS: Final = (KafkaAuthentication.SASL_SCRAM_512, KafkaAuthentication.MUTUAL_TLS)
+SELF_MANAGED_KAFKA_AUTHENTICATIONS: Final = tuple(KafkaAuthentication)
+KAFKA_ROOT_CA_ACCESS_TYPE: Final = "SERVER_ROOT_CA_CERTIFICATE"
+"""Self-managed Apache Kafka only: the secret with the root CA of brokers whose certificates a private CA signed."""
+
+# Settings Lambda accepts for Kafka only in provisioned mode (ProvisionedPollerConfig set), by argument name.
+KAFKA_PROVISIONED_ONLY: Final[dict[str, str]] = {
+    "retry_attempts": "MaximumRetryAttempts",
+    "max_record_age": "MaximumRecordAgeInSeconds",
+    "bisect_batch_on_error": "BisectBatchOnFunctionError",
+    "report_batch_item_failures": "FunctionResponseTypes",
+}
+
+KAFKA_ON_FAILURE_KINDS: Final = (DestinationKind.SQS_QUEUE, DestinationKind.SNS_TOPIC, DestinationKind.S3_BUCKET)
+DESTINATIONS["kafka.on_failure"] = DestinationRule(
+    "on-failure destination of Kafka event source mappings; or a Kafka topic 'kafka://<topic>' in provisioned mode",
+    KAFKA_ON_FAILURE_KINDS,
+)
+
+MSK_CLUSTER_ACTIONS: Final = ("kafka:DescribeClusterV2", "kafka:GetBootstrapBrokers")
+MSK_SCRAM_ACTIONS: Final = ("kafka:ListScramSecrets",)
+KAFKA_NETWORK_ACTIONS: Final = (
+    "ec2:CreateNetworkInterface",
+    "ec2:DeleteNetworkInterface",
+    "ec2:DescribeNetworkInterfaces",
+    "ec2:DescribeSecurityGroups",
+    "ec2:DescribeSubnets",
+    "ec2:DescribeVpcs",
+)
+"""Lambda's pollers reach the brokers through network interfaces in the cluster's (or given) subnets."""
+MSK_IAM_CLUSTER_ACTIONS: Final = ("kafka-cluster:Connect",)
+MSK_IAM_TOPIC_READ_ACTIONS: Final = ("kafka-cluster:DescribeTopic", "kafka-cluster:ReadData")
+MSK_IAM_GROUP_ACTIONS: Final = ("kafka-cluster:AlterGroup", "kafka-cluster:DescribeGroup")
+MSK_IAM_TOPIC_WRITE_ACTIONS: Final = ("kafka-cluster:DescribeTopic", "kafka-cluster:WriteData")
+SECRET_READ_ACTIONS: Final = ("secretsmanager:GetSecretValue",)
+
+KAFKA_OFFSET_LAG_ALARM_RECORDS: Final = 10_000
+"""KafkaConsumer's default MaxOffsetLag alarm threshold: a partition 10 000 records behind. Offset lag counts
+records, not time, so no AWS limit implies a value: tune it to the topic's throughput."""
+
+
+def kafka_on_failure_topic(destination: object) -> str | None:
+    """The topic of a `kafka://<topic>` on-failure destination string, else None."""
+    if isinstance(destination, str) and destination.startswith(KAFKA_TOPIC_DESTINATION_PREFIX):
+        return destination[len(KAFKA_TOPIC_DESTINATION_PREFIX) :]
+    return None
+
+
+def check_kafka_topic(topic: object, *, path: str, setting: str, source: bool) -> list[Violation]:
+    """A Kafka topic name Lambda accepts: the source topic (2 to 249 characters), or the topic of a `kafka://`
+    on-failure destination (1 to 249)."""
+    pattern = KAFKA_SOURCE_TOPIC_PATTERN if source else KAFKA_TOPIC_PATTERN
+    if isinstance(topic, str) and re.fullmatch(pattern, topic):
+        return []
+    shortest = 2 if source else 1
+    return [
+        Violation(
+            path,
+            setting,
+            f"a Kafka topic name of {shortest} to 249 letters, digits, '.', '_' or '-', not starting with '.'",
+            repr(topic),
+        )
+    ]
+
+
+def check_kafka_consumer_group_id(group_id: object, *, path: str) -> list[Violation]:
+    valid_length = isinstance(group_id, str) and 0 < len(group_id) <= KAFKA_CONSUMER_GROUP_ID_MAX_LENGTH
+    if valid_length and re.fullmatch(KAFKA_CONSUMER_GROUP_ID_PATTERN, group_id):
+        return []
+    return [
+        Violation(
+            path,
+            "consumer_group_id",
+            f"1 to {KAFKA_CONSUMER_GROUP_ID_MAX_LENGTH} characters of letters, digits and - / * : _ + = . @",
+            repr(group_id),
+        )
+    ]
+
+
+def check_kafka_bootstrap_servers(servers: object, *, path: str) -> list[Violation]:
+    """1 to 10 `host:port` entries; an UNRESOLVED entry (a token) counts but is not checked."""
+    if isinstance(servers, str) or not isinstance(servers, list | tuple) or not servers:
+        return [Violation(path, "bootstrap_servers", "a list of 1 to 10 'host:port' strings", repr(servers))]
+    violations = []
+    if len(servers) > KAFKA_MAX_BOOTSTRAP_SERVERS:
+        violations.append(
+            Violation(
+                path,
+                "bootstrap_servers",
+                f"at most {KAFKA_MAX_BOOTSTRAP_SERVERS} servers",
+                f"{len(servers)} servers",
+            )
+        )
+    for server in servers:
+        if server is UNRESOLVED:
+            continue
+        if not (
+            isinstance(server, str)
+            and len(server) <= KAFKA_BOOTSTRAP_SERVER_MAX_LENGTH
+            and re.fullmatch(KAFKA_BOOTSTRAP_SERVER_PATTERN, server)
+        ):
+            violations.append(
+                Violation(path, "bootstrap_servers", "'host:port' entries (e.g. 'b-1.example.com:9092')", repr(server))
+            )
+    return violations
+
+
+def check_kafka_pollers(
+    minimum: CheckedValue, maximum: CheckedValue, *, path: str, setting: str = "provisioned_poller_config"
+) -> list[Violation]:
+    """Ranges of MinimumPollers / MaximumPollers, and minimum <= maximum (AWS defaults 1 and 200)."""
+    violations = check_limit(LIMITS["kafka.minimum_pollers"], minimum, path=path, setting=f"{setting}.minimum_pollers")
+    violations += check_limit(LIMITS["kafka.maximum_pollers"], maximum, path=path, setting=f"{setting}.maximum_pollers")
+    if violations:
+        return violations
+    low = minimum if _resolved(minimum) else LIMITS["kafka.minimum_pollers"].aws_default
+    high = maximum if _resolved(maximum) else LIMITS["kafka.maximum_pollers"].aws_default
+    if (_resolved(minimum) or _resolved(maximum)) and low > high:
+        violations.append(
+            Violation(
+                path,
+                f"{setting}.maximum_pollers",
+                f"at least minimum_pollers ({format_value(low)})",
+                format_value(high),
+            )
+        )
+    return violations
+
+
+def kafka_effective_retries(retry_attempts: CheckedValue, *, has_destination: bool) -> CheckedValue:
+    """The retries Lambda applies: INFINITE (or not set) becomes 10 when the mapping has a failure destination."""
+    infinite = retry_attempts is None or retry_attempts == INFINITE
+    if infinite and has_destination:
+        return KAFKA_INFINITE_RETRIES_WITH_DESTINATION
+    return INFINITE if retry_attempts is None else retry_attempts

@@ -23,11 +23,14 @@ This module is pure: it imports neither boto3 nor aws_cdk, so it can run inside 
 
 from __future__ import annotations
 
+import base64
+import binascii
 import json
 import re
 from collections.abc import Mapping
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from datetime import datetime
+from decimal import Decimal
 from enum import StrEnum
 from typing import Any
 
@@ -43,9 +46,11 @@ __all__ = [
     "StreamBatchInfo",
     "StreamFailureRecord",
     "StreamKind",
+    "loads_json",
     "parse_record",
     "parse_sns_notification",
     "parse_sqs_message",
+    "raw_member",
 ]
 
 #: Conditions of asynchronous invocation records that mean the event was not processed.
@@ -111,10 +116,14 @@ class ResponseContext:
 class AsyncInvocationRecord:
     """An asynchronous invocation record (on-failure or on-success destination).
 
-    ``request_payload`` is the original event. Lambda leaves it out when the record would exceed the
-    destination's size limit; ``request_payload_included`` is then ``False`` and the event cannot be replayed
-    from this record. ``response_context`` and ``response_payload`` are ``None`` when the record has none (for
-    example an event that expired before the function ever ran).
+    ``request_payload`` is the original event, decoded (an integer too long for Python's ``int`` or a number
+    beyond a float's range is a ``Decimal``). ``request_payload_json`` is the same event as the exact JSON text
+    the record holds (numbers with their digits, strings with their escapes), or ``None`` when the record was
+    given as an already decoded object: replay that, not a re-encoding of ``request_payload``. Lambda leaves the
+    payload out when the record would exceed the destination's size limit; ``request_payload_included`` is
+    then ``False`` and the event cannot be replayed from this record. ``response_context`` and
+    ``response_payload`` are ``None`` when the record has none (for example an event that expired before the
+    function ever ran).
     """
 
     version: str
@@ -125,6 +134,8 @@ class AsyncInvocationRecord:
     response_context: ResponseContext | None
     response_payload: Any
     sns: SnsEnvelope | None = None
+    # The same record in other formatting is the same record.
+    request_payload_json: str | None = field(default=None, compare=False)
 
     @property
     def is_failure(self) -> bool:
@@ -218,7 +229,7 @@ def parse_record(document: str | bytes | Mapping[str, Any], *, path: str = "") -
     data = _load_json(document, path)
     if data.get("Type") == "Notification":
         return parse_sns_notification(data, path=path)
-    return _parse_invocation_record(_Fields(data, path))
+    return _parse_invocation_record(_Fields(data, path), _text_of(document))
 
 
 def parse_sns_notification(notification: str | bytes | Mapping[str, Any], *, path: str = "") -> FailureRecord:
@@ -242,7 +253,7 @@ def parse_sns_notification(notification: str | bytes | Mapping[str, Any], *, pat
     message_path = fields.child_path("Message")
     if _is_dead_letter(attributes):
         return _parse_dead_letter(message, message_path, attributes, fields.child_path("MessageAttributes"), envelope)
-    record = _parse_invocation_record(_Fields(_load_json(message, message_path), message_path))
+    record = _parse_invocation_record(_Fields(_load_json(message, message_path), message_path), message)
     return replace(record, sns=envelope)
 
 
@@ -284,7 +295,7 @@ def parse_sqs_message(message: Mapping[str, Any], *, attributes_requested: bool 
         ) from None
 
 
-def _parse_invocation_record(fields: _Fields) -> AsyncInvocationRecord | StreamFailureRecord:
+def _parse_invocation_record(fields: _Fields, text: str | None = None) -> AsyncInvocationRecord | StreamFailureRecord:
     data = fields.data
     if "requestContext" not in data:
         raise RecordFormatError(
@@ -295,9 +306,10 @@ def _parse_invocation_record(fields: _Fields) -> AsyncInvocationRecord | StreamF
     batch_keys = sorted(key for key in data if isinstance(key, str) and key.endswith("BatchInfo"))
     unsupported = [key for key in batch_keys if key not in _SUPPORTED_BATCH_INFO_KEYS]
     if unsupported:
+        hint = ": parse Kafka records with parse_kafka_record" if unsupported[0] == "KafkaBatchInfo" else ""
         raise RecordFormatError(
             fields.child_path(unsupported[0]),
-            "unsupported batch info: only KinesisBatchInfo and DDBStreamBatchInfo records can be parsed",
+            "unsupported batch info: only KinesisBatchInfo and DDBStreamBatchInfo records can be parsed" + hint,
         )
     if len(batch_keys) > 1:
         raise RecordFormatError(fields.path, f"ambiguous record: it has both {' and '.join(batch_keys)}")
@@ -326,6 +338,7 @@ def _parse_invocation_record(fields: _Fields) -> AsyncInvocationRecord | StreamF
         request_payload_included="requestPayload" in data,
         response_context=response_context,
         response_payload=data.get("responsePayload"),
+        request_payload_json=raw_member(text, "requestPayload") if text is not None else None,
     )
 
 
@@ -376,24 +389,26 @@ def _parse_batch_info(fields: _Fields, key: str) -> StreamBatchInfo:
     )
 
 
-def _is_dead_letter(attributes: Mapping[str, tuple[str, str | None]]) -> bool:
+def _is_dead_letter(attributes: Mapping[str, tuple[str | bytes, str | None]]) -> bool:
     return "RequestID" in attributes or "ErrorCode" in attributes
 
 
 def _parse_dead_letter(
     body: str,
     body_path: str,
-    attributes: Mapping[str, tuple[str, str | None]],
+    attributes: Mapping[str, tuple[str | bytes, str | None]],
     attributes_path: str,
     envelope: SnsEnvelope | None,
 ) -> DeadLetterMessage:
-    for name in ("RequestID", "ErrorCode"):
-        if name not in attributes:
+    for name in _DLQ_ATTRIBUTES:
+        if name not in attributes and name != "ErrorMessage":
             raise RecordFormatError(
                 f"{attributes_path}.{name}",
                 f"missing: a function dead-letter message carries {', '.join(_DLQ_ATTRIBUTES)}",
             )
-    error_code_text = attributes["ErrorCode"][0]
+        if name in attributes and not isinstance(attributes[name][0], str):
+            raise RecordFormatError(f"{attributes_path}.{name}", "expected a String attribute, got a Binary one")
+    error_code_text = str(attributes["ErrorCode"][0])
     try:
         error_code = int(error_code_text)
     except ValueError:
@@ -403,25 +418,46 @@ def _parse_dead_letter(
     return DeadLetterMessage(
         body=body,
         event=_load_json(body, body_path, expect_object=False),
-        request_id=attributes["RequestID"][0],
+        request_id=str(attributes["RequestID"][0]),
         error_code=error_code,
-        error_message=attributes["ErrorMessage"][0] if "ErrorMessage" in attributes else None,
+        error_message=str(attributes["ErrorMessage"][0]) if "ErrorMessage" in attributes else None,
         sns=envelope,
     )
 
 
 def _message_attributes(
     fields: _Fields, key: str, *, value_key: str, type_key: str
-) -> dict[str, tuple[str, str | None]]:
-    """Read SQS (``StringValue``/``DataType``) or SNS (``Value``/``Type``) message attributes: name → (value, type)."""
+) -> dict[str, tuple[str | bytes, str | None]]:
+    """Read SQS (``StringValue``/``DataType``) or SNS (``Value``/``Type``) message attributes: name → (value, type).
+
+    A ``Binary`` attribute's value is bytes: SQS's ``BinaryValue`` as ReceiveMessage returns it, or the base64
+    text of a Lambda SQS event's ``binaryValue`` and of an SNS notification's ``Value``.
+    """
     attributes = fields.optional_object(key)
     if attributes is None:
         return {}
-    result: dict[str, tuple[str, str | None]] = {}
+    result: dict[str, tuple[str | bytes, str | None]] = {}
+    binary_key = value_key.replace("String", "Binary").replace("string", "binary")
     for name in attributes.data:
         attribute = attributes.required_object(name)
-        result[name] = (attribute.required_str(value_key), attribute.optional_str(type_key))
+        data_type = attribute.optional_str(type_key)
+        if data_type is not None and data_type.startswith("Binary"):
+            raw = attribute.data.get(binary_key, attribute.data.get(value_key))
+            result[name] = (_binary_value(raw, attribute.child_path(binary_key)), data_type)
+        else:
+            result[name] = (attribute.required_str(value_key), data_type)
     return result
+
+
+def _binary_value(raw: Any, path: str) -> bytes:
+    if isinstance(raw, bytes | bytearray):
+        return bytes(raw)
+    if isinstance(raw, str):
+        try:
+            return base64.b64decode(raw, validate=True)
+        except (binascii.Error, ValueError):
+            raise RecordFormatError(path, "expected base64 text for a Binary attribute") from None
+    raise RecordFormatError(path, f"expected a Binary attribute value, got {_describe(raw)}")
 
 
 def _load_json(document: str | bytes | Mapping[str, Any], path: str, *, expect_object: bool = True) -> Any:
@@ -434,13 +470,101 @@ def _load_json(document: str | bytes | Mapping[str, Any], path: str, *, expect_o
             raise RecordFormatError(path, f"not UTF-8 text: {error}") from None
     if not isinstance(document, str):
         raise RecordFormatError(path, f"expected JSON text or an object, got {_describe(document)}")
-    try:
-        data = json.loads(document)
-    except json.JSONDecodeError as error:
-        raise RecordFormatError(path, f"not JSON ({error.msg} at line {error.lineno} column {error.colno})") from None
+    data = loads_json(document, path)
     if expect_object and not isinstance(data, dict):
         raise RecordFormatError(path, f"expected a JSON object, got {_describe(data)}")
     return data
+
+
+def loads_json(text: str, path: str = "") -> Any:
+    """``json.loads`` for records: standard JSON only, any number, and only ``RecordFormatError`` on bad input.
+
+    Integers longer than Python's ``int`` conversion allows and numbers beyond a float's range decode to
+    ``Decimal`` (never ``Infinity``); ``NaN`` / ``Infinity`` literals, which are not JSON, are refused; input
+    nested deeper than the parser can follow is refused with a clear message instead of a ``RecursionError``.
+    """
+    try:
+        return json.loads(text, parse_int=_parse_int, parse_float=_parse_float, parse_constant=_refuse_constant)
+    except json.JSONDecodeError as error:
+        raise RecordFormatError(path, f"not JSON ({error.msg} at line {error.lineno} column {error.colno})") from None
+    except _NotJson as error:
+        raise RecordFormatError(path, f"not standard JSON: {error} is not a JSON value") from None
+    except RecursionError:
+        raise RecordFormatError(path, "nested too deeply to be parsed (arrays or objects inside each other)") from None
+
+
+def raw_member(text: str, key: str) -> str | None:
+    """The exact JSON text of the top-level member ``key`` of the JSON object ``text`` (the last one if repeated).
+
+    Only the top level is walked; values are skipped with the standard decoder, so whitespace, escapes and the
+    digits of numbers are returned exactly as written. ``None`` if ``text`` is not an object or has no such key.
+    """
+    decoder = _RAW_DECODER
+    try:
+        index = _skip_space(text, 0)
+        if text[index] != "{":
+            return None
+        index = _skip_space(text, index + 1)
+        found = None
+        if text[index] == "}":
+            return None
+        while True:
+            if text[index] != '"':
+                return None
+            name, index = json.decoder.scanstring(text, index + 1)
+            index = _skip_space(text, index)
+            if text[index] != ":":
+                return None
+            start = _skip_space(text, index + 1)
+            _, end = decoder.raw_decode(text, start)
+            if name == key:
+                found = text[start:end]
+            index = _skip_space(text, end)
+            if text[index] == ",":
+                index = _skip_space(text, index + 1)
+            elif text[index] == "}":
+                return found
+            else:
+                return None
+    except (IndexError, ValueError, RecursionError):
+        return None
+
+
+class _NotJson(ValueError):
+    pass
+
+
+def _parse_int(text: str) -> int | Decimal:
+    try:
+        return int(text)
+    except ValueError:  # more digits than int() converts (sys.get_int_max_str_digits)
+        return Decimal(text)
+
+
+def _parse_float(text: str) -> float | Decimal:
+    value = float(text)
+    return value if value not in (float("inf"), float("-inf")) else Decimal(text)
+
+
+def _refuse_constant(name: str) -> Any:
+    raise _NotJson(name)
+
+
+_RAW_DECODER = json.JSONDecoder(parse_int=str, parse_float=str, parse_constant=_refuse_constant)
+_SPACE = re.compile(r"[ \t\n\r]*")
+
+
+def _skip_space(text: str, index: int) -> int:
+    match = _SPACE.match(text, index)
+    return match.end() if match else index
+
+
+def _text_of(document: str | bytes | Mapping[str, Any]) -> str | None:
+    if isinstance(document, str):
+        return document
+    if isinstance(document, bytes | bytearray):
+        return bytes(document).decode("utf-8")
+    return None
 
 
 class _Fields:
@@ -518,3 +642,251 @@ def _describe(value: Any) -> str:
 def _keys(data: Mapping[Any, Any]) -> str:
     keys = sorted(str(key) for key in data)
     return ", ".join(keys[:12]) + (", …" if len(keys) > 12 else "") if keys else "(none)"
+
+
+# --- Kafka (Amazon MSK and self-managed Apache Kafka) on-failure records ---------------------------------------
+# Shapes from the AWS Lambda developer guide, looked up 2026-12:
+# - "Capturing discarded batches for Amazon MSK and self-managed Apache Kafka event sources"
+#   (https://docs.aws.amazon.com/lambda/latest/dg/kafka-on-failure.html): to an SQS queue or SNS topic, the
+#   invocation record with ``KafkaBatchInfo`` {batchSize, eventSourceArn, bootstrapServers, payloadSize,
+#   recordsInfo: {"<topic>-<partition>": {firstRecordOffset, lastRecordOffset, firstRecordTimestamp,
+#   lastRecordTimestamp}}}; condition ``RetryAttemptsExhausted`` or ``MaximumPayloadSizeExceeded`` (then
+#   responseContext is null). An S3 object adds ``payload``: the whole invocation event as an escaped JSON string.
+# - "Using a Kafka topic as an on-failure destination"
+#   (https://docs.aws.amazon.com/lambda/latest/dg/kafka-on-failure-destination.html): one message per failed record,
+#   ``KafkaBatchInfo`` {batchSize 1, eventSourceArn, bootstrapServers, payloadSize, recordInfo: {offset, timestamp}}
+#   and ``payload``: the Kafka event (an object) holding that record.
+# Offsets appear as decimal strings in the metadata and as numbers in the event; both are read as integers.
+# Self-managed Kafka has no cluster ARN, so ``eventSourceArn`` is optional.
+
+
+@dataclass(frozen=True)
+class KafkaPartitionRange:
+    """One ``recordsInfo`` entry: the failed batch's offsets in one partition of a topic."""
+
+    topic: str
+    partition: int
+    first_offset: int
+    last_offset: int
+    first_record_timestamp: datetime
+    last_record_timestamp: datetime
+
+
+@dataclass(frozen=True)
+class KafkaRecordInfo:
+    """``recordInfo`` of a record written to a Kafka topic destination: the failed record's offset and time."""
+
+    offset: int
+    timestamp: datetime
+
+
+@dataclass(frozen=True)
+class KafkaBatchInfo:
+    """``KafkaBatchInfo``: where the failed records are. ``partitions`` for an SQS, SNS or S3 destination,
+    ``record_info`` for a Kafka topic destination (one record per message)."""
+
+    batch_size: int
+    event_source_arn: str | None
+    bootstrap_servers: tuple[str, ...]
+    payload_size: int | None
+    partitions: tuple[KafkaPartitionRange, ...]
+    record_info: KafkaRecordInfo | None
+
+
+@dataclass(frozen=True)
+class KafkaRecord:
+    """A Kafka record of the original event (``payload``), with key and value decoded from base64."""
+
+    topic: str
+    partition: int
+    offset: int
+    timestamp: int | None
+    key: bytes | None
+    value: bytes | None
+    headers: Any
+
+
+@dataclass(frozen=True)
+class KafkaFailureRecord:
+    """An on-failure record of a Kafka event source mapping (Amazon MSK or self-managed Apache Kafka).
+
+    From an SQS queue or SNS topic it holds only where the failed batch is (:attr:`batch_info` partitions and
+    offsets): read the records back from the topic while its retention keeps them. From an S3 bucket or a Kafka
+    topic destination it also carries the event (:attr:`payload`, :attr:`records`).
+    """
+
+    version: str
+    timestamp: datetime
+    request_context: RequestContext
+    response_context: ResponseContext | None
+    batch_info: KafkaBatchInfo
+    payload: Any
+    payload_included: bool
+    sns: SnsEnvelope | None = None
+
+    @property
+    def function_arn(self) -> str:
+        return self.request_context.function_arn
+
+    @property
+    def records(self) -> tuple[KafkaRecord, ...]:
+        """The Kafka records of :attr:`payload` (empty when the record carries no payload)."""
+        if not self.payload_included:
+            return ()
+        return _kafka_records(_Fields(self.payload, "payload"))
+
+
+__all__ += ["KafkaBatchInfo", "KafkaFailureRecord", "KafkaPartitionRange", "KafkaRecord", "KafkaRecordInfo"]
+__all__ += ["parse_kafka_record", "parse_kafka_sqs_message"]
+
+
+def parse_kafka_record(document: str | bytes | Mapping[str, Any], *, path: str = "") -> KafkaFailureRecord:
+    """Parse a Kafka on-failure record: JSON text or an object from an SQS message body, an S3 object or a Kafka
+    topic destination, or an SNS notification carrying one. Raises :class:`RecordFormatError` naming the field."""
+    data = _load_json(document, path)
+    if data.get("Type") == "Notification":
+        fields = _Fields(data, path)
+        envelope = SnsEnvelope(
+            message_id=fields.required_str("MessageId"),
+            topic_arn=fields.required_str("TopicArn"),
+            timestamp=fields.optional_timestamp("Timestamp"),
+            subject=fields.optional_str("Subject"),
+        )
+        message_path = fields.child_path("Message")
+        record = parse_kafka_record(fields.required_str("Message"), path=message_path)
+        return replace(record, sns=envelope)
+    fields = _Fields(data, path)
+    if "KafkaBatchInfo" not in data:
+        raise RecordFormatError(
+            fields.child_path("KafkaBatchInfo"), f"missing: not a Kafka on-failure record; keys found: {_keys(data)}"
+        )
+    version = fields.required_str("version")
+    if not version.startswith("1."):
+        raise RecordFormatError(fields.child_path("version"), f"unsupported record version {version!r} (expected 1.x)")
+    response_fields = fields.optional_object("responseContext")
+    payload, included = _kafka_payload(fields)
+    return KafkaFailureRecord(
+        version=version,
+        timestamp=fields.required_timestamp("timestamp"),
+        request_context=_parse_request_context(fields.required_object("requestContext")),
+        response_context=_parse_response_context(response_fields) if response_fields else None,
+        batch_info=_parse_kafka_batch_info(fields.required_object("KafkaBatchInfo")),
+        payload=payload,
+        payload_included=included,
+    )
+
+
+def parse_kafka_sqs_message(message: Mapping[str, Any]) -> KafkaFailureRecord:
+    """Parse a message of a Kafka mapping's failure queue (``ReceiveMessage``'s ``Body`` or a Lambda SQS event
+    record's ``body``), the record sent directly or through an SNS topic."""
+    if not isinstance(message, Mapping):
+        raise RecordFormatError("", f"expected an SQS message object, got {_describe(message)}")
+    key = "Body" if "Body" in message else "body" if "body" in message else None
+    if key is None:
+        raise RecordFormatError("", f"not an SQS message: no 'Body' (or 'body'); keys found: {_keys(message)}")
+    return parse_kafka_record(_Fields(message, "").required_str(key), path=key)
+
+
+def _kafka_payload(fields: _Fields) -> tuple[Any, bool]:
+    """``payload``: an object (Kafka topic destination) or the event as an escaped JSON string (S3)."""
+    if fields.data.get("payload") is None:
+        return None, False
+    value = fields.data["payload"]
+    if isinstance(value, str):
+        value = _load_json(value, fields.child_path("payload"))
+    return _Fields(value, fields.child_path("payload")).data, True
+
+
+def _parse_kafka_batch_info(fields: _Fields) -> KafkaBatchInfo:
+    servers = fields.required_str("bootstrapServers")
+    payload_size = fields.data.get("payloadSize")
+    partitions: list[KafkaPartitionRange] = []
+    records_info = fields.optional_object("recordsInfo")
+    for key in records_info.data if records_info is not None else ():
+        entry = records_info.required_object(key)
+        topic, partition = _topic_partition(key, entry.path)
+        first = _offset(entry, "firstRecordOffset")
+        last = _offset(entry, "lastRecordOffset")
+        if last < first:
+            raise RecordFormatError(
+                entry.child_path("lastRecordOffset"), f"ends before it starts ({last} < firstRecordOffset {first})"
+            )
+        partitions.append(
+            KafkaPartitionRange(
+                topic=topic,
+                partition=partition,
+                first_offset=first,
+                last_offset=last,
+                first_record_timestamp=entry.required_timestamp("firstRecordTimestamp"),
+                last_record_timestamp=entry.required_timestamp("lastRecordTimestamp"),
+            )
+        )
+    record_fields = fields.optional_object("recordInfo")
+    record_info = (
+        KafkaRecordInfo(
+            offset=_offset(record_fields, "offset"), timestamp=record_fields.required_timestamp("timestamp")
+        )
+        if record_fields is not None
+        else None
+    )
+    if not partitions and record_info is None:
+        raise RecordFormatError(fields.path, "has neither recordsInfo nor recordInfo: it does not say which records")
+    return KafkaBatchInfo(
+        batch_size=fields.required_int("batchSize", minimum=1),
+        event_source_arn=fields.optional_str("eventSourceArn"),
+        bootstrap_servers=tuple(server.strip() for server in servers.split(",") if server.strip()),
+        payload_size=fields.required_int("payloadSize", minimum=0) if payload_size is not None else None,
+        partitions=tuple(partitions),
+        record_info=record_info,
+    )
+
+
+def _topic_partition(key: str, path: str) -> tuple[str, int]:
+    """``"<topic>-<partition>"``: topic names may contain '-', the partition is the last part."""
+    topic, _, partition = key.rpartition("-")
+    if not topic or not partition.isdigit() or not partition.isascii():
+        raise RecordFormatError(path, f"expected a '<topic>-<partition>' key, got {key!r}")
+    return topic, int(partition)
+
+
+def _offset(fields: _Fields, key: str) -> int:
+    value = fields._required(key)
+    if isinstance(value, int) and not isinstance(value, bool) and value >= 0:
+        return value
+    if isinstance(value, str) and value.isdigit() and value.isascii():
+        return int(value)
+    raise RecordFormatError(fields.child_path(key), f"expected an offset (a whole number >= 0), got {_describe(value)}")
+
+
+def _kafka_records(event: _Fields) -> tuple[KafkaRecord, ...]:
+    records = event.required_object("records")
+    result = []
+    for key in records.data:
+        entries = records.data[key]
+        if not isinstance(entries, list):
+            raise RecordFormatError(records.child_path(key), f"expected an array, got {_describe(entries)}")
+        for index, entry in enumerate(entries):
+            fields = _Fields(entry, f"{records.child_path(key)}[{index}]")
+            timestamp = fields.data.get("timestamp")
+            result.append(
+                KafkaRecord(
+                    topic=fields.required_str("topic"),
+                    partition=fields.required_int("partition", minimum=0),
+                    offset=_offset(fields, "offset"),
+                    timestamp=timestamp if isinstance(timestamp, int) and not isinstance(timestamp, bool) else None,
+                    key=_base64(fields, "key"),
+                    value=_base64(fields, "value"),
+                    headers=fields.data.get("headers"),
+                )
+            )
+    return tuple(result)
+
+
+def _base64(fields: _Fields, key: str) -> bytes | None:
+    value = fields.optional_str(key)
+    if value is None:
+        return None
+    try:
+        return base64.b64decode(value, validate=True)
+    except (ValueError, binascii.Error):
+        raise RecordFormatError(fields.child_path(key), f"expected base64, got {_describe(value)}") from None

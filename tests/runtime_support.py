@@ -239,3 +239,18 @@ def refuse_times(times: int, predicate: Callable[[dict[str, Any]], bool]) -> Cal
         return False
 
     return refuse
+
+
+class FakeClock:
+    """A monotonic clock that only moves when ``sleep`` is called: back-off and pacing without waiting."""
+
+    def __init__(self) -> None:
+        self.now = 1000.0
+        self.slept: list[float] = []
+
+    def __call__(self) -> float:
+        return self.now
+
+    def sleep(self, seconds: float) -> None:
+        self.slept.append(seconds)
+        self.now += seconds

@@ -167,14 +167,26 @@ def test_a_literal_kinesis_arn_is_a_stream_source():
     }
 
 
-def test_kafka_and_unknown_sources_are_not_judged():
+def test_kafka_mappings_get_only_the_kafka_rules_and_unknown_sources_none():
+    # The Kafka rules live in checks/kafka.py (tests/test_kafka_checks.py); no stream or SQS rule judges Kafka.
     t = template(
         Mapping={
             "Type": "AWS::Lambda::EventSourceMapping",
             "Properties": {"FunctionName": {"Ref": "Fn"}, "SelfManagedEventSource": {}, "Topics": ["orders"]},
         }
     )
-    assert run_checks(t) == []
+    assert {f.rule_id for f in run_checks(t)} == {"KafkaOnDemandNoErrorHandling"}
+    mq = template(
+        Mapping={
+            "Type": "AWS::Lambda::EventSourceMapping",
+            "Properties": {
+                "FunctionName": {"Ref": "Fn"},
+                "EventSourceArn": "arn:aws:mq:us-east-1:123456789012:broker:orders:b-1234",
+                "Queues": ["orders"],
+            },
+        }
+    )
+    assert run_checks(mq) == []
 
 
 # --- asynchronous invocation -----------------------------------------------------------------------------

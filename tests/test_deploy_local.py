@@ -1,6 +1,7 @@
-"""The real `cdk bootstrap` and `cdk deploy` of the sample app against a local moto server, read back with boto3.
+"""The real `cdk bootstrap` and `cdk deploy` of the sample app against a local moto server, verified with
+`constructs_lib.verify`.
 
-One moto server (with deploy_local.moto_ext) serves the whole module: it is started on 127.0.0.1 by the
+One moto server (with tests.localdeploy.moto_ext) serves the whole module: it is started on 127.0.0.1 by the
 `local` fixture and stopped by its PID afterwards, which the fixture checks.
 """
 
@@ -11,14 +12,14 @@ from collections import defaultdict
 
 import pytest
 
-from deploy_local import __main__ as deploy_local_main
-from deploy_local import server as server_module
-from deploy_local.cli import CdkError, cli_environment
-from deploy_local.deployment import LocalDeployment
-from deploy_local.readback import CHECKERS, Report
-from deploy_local.server import MotoServer, pid_is_running, running_server, start_server, stop_server
+from constructs_lib.verify import READERS, Outcome, StackNotReadable
 from tests.fixtures.deploy_update_app import STACK_NAME as UPDATE_STACK
 from tests.fixtures.deploy_update_app import VARIANTS
+from tests.localdeploy import __main__ as deploy_local_main
+from tests.localdeploy import server as server_module
+from tests.localdeploy.cli import CdkError, cli_environment
+from tests.localdeploy.deployment import LocalDeployment, LocalReport
+from tests.localdeploy.server import MotoServer, pid_is_running, running_server, start_server, stop_server
 
 UPDATE_APP = "python3 -m tests.fixtures.deploy_update_app"
 
@@ -45,7 +46,7 @@ def sample(local):
     return template, local.read_back(cdk_out)
 
 
-def checks_by_kind(report: Report) -> dict[str, dict[str, dict[str, object]]]:
+def checks_by_kind(report: LocalReport) -> dict[str, dict[str, dict[str, object]]]:
     """kind -> logical id -> setting -> deployed value."""
     kinds: dict[str, dict[str, dict[str, object]]] = defaultdict(lambda: defaultdict(dict))
     for check in report.checks:
@@ -55,19 +56,47 @@ def checks_by_kind(report: Report) -> dict[str, dict[str, dict[str, object]]]:
 
 def test_the_sample_app_deploys_and_reads_back_without_mismatches(sample):
     _, report = sample
-    assert [stack.stack for stack in report.stacks] == ["OrdersPipeline"]
-    assert report.stacks[0].status == "CREATE_COMPLETE"
-    assert report.mismatches == [], report.render()
+    assert [stack.stack for stack in report.report.stacks] == ["OrdersPipeline"]
+    assert report.report.stacks[0].status == "CREATE_COMPLETE"
+    assert report.report.drifts == [], report.render()
+
+
+def test_the_report_counts_what_rests_on_an_emulator_patch(sample):
+    _, report = sample
+    counts = report.report.counts()
+    text = report.render()
+    assert f"RESULT: {counts['matched']} matched, 0 drifted, {counts['not_verified']} not verified" in text
+    on_patch = report.resting_on_patches()
+    # Async settings, the function DLQ, SNS subscriptions and alarms exist here only through our moto patches.
+    assert set(on_patch) == {
+        "event_invoke_config",
+        "function_dead_letter_config",
+        "sns_subscription",
+        "cloudwatch_alarm",
+    }
+    assert f"EMULATOR: {sum(on_patch.values())} of the {counts['matched']} matched settings" in text
+    for check_index, patch in report.on_patch.items():
+        check = report.checks[check_index]
+        assert (patch, check.resource_type) in {
+            ("event_invoke_config", "AWS::Lambda::EventInvokeConfig"),
+            ("function_dead_letter_config", "AWS::Lambda::Function"),
+            ("sns_subscription", "AWS::SNS::Subscription"),
+            ("cloudwatch_alarm", "AWS::CloudWatch::Alarm"),
+        }
+    # Nothing read is counted as a match when the API reported nothing.
+    assert all(
+        check.actual for check in report.checks if check.outcome is Outcome.MATCH and check.note == "AWS default"
+    )
 
 
 def test_every_failure_handling_resource_of_the_template_is_read_back(sample):
     template, report = sample
     failure_handling = {
-        logical_id for logical_id, resource in template["Resources"].items() if resource["Type"] in CHECKERS
+        logical_id for logical_id, resource in template["Resources"].items() if resource["Type"] in READERS
     }
     assert {check.logical_id for check in report.checks} - {"OrdersPipeline"} == failure_handling
     # What moto's CloudFormation does not create has no failure-handling settings (policies, metadata).
-    assert set(report.stacks[0].not_deployed.values()) <= {
+    assert set(report.report.stacks[0].not_deployed.values()) <= {
         "AWS::SQS::QueuePolicy",
         "AWS::SNS::TopicPolicy",
         "AWS::CDK::Metadata",
@@ -90,13 +119,16 @@ def test_a_mapping_of_each_source_kind_is_read_back_with_its_settings(sample):
     assert ":sns:" in dynamodb["DestinationConfig.OnFailure.Destination"]
     assert (sqs["BatchSize"], sqs["ScalingConfig.MaximumConcurrency"]) == (10, 5)
     assert sqs["FunctionResponseTypes"] == ["ReportBatchItemFailures"]
-    assert sqs["DestinationConfig.OnFailure.Destination"] is None
+    assert "DestinationConfig.OnFailure.Destination" not in sqs  # never on SQS mappings: not compared
 
 
 def test_the_event_invoke_config_is_read_back(sample):
     _, report = sample
     (config,) = checks_by_kind(report)["event invoke config"].values()
     assert (config["MaximumRetryAttempts"], config["MaximumEventAgeInSeconds"]) == (1, 3600)
+    # The qualifier is compared: with the patch, the emulator names it in FunctionArn as Lambda does.
+    (qualifier,) = [c for c in report.checks if c.kind == "event invoke config" and c.setting == "Qualifier"]
+    assert (qualifier.expected, qualifier.actual, qualifier.outcome) == ("$LATEST", "$LATEST", Outcome.MATCH)
     assert ":event-bus/" in config["DestinationConfig.OnSuccess.Destination"]
     assert ":sqs:" in config["DestinationConfig.OnFailure.Destination"]
 
@@ -113,9 +145,7 @@ def test_the_queue_redrive_policies_are_read_back(sample):
     _, report = sample
     queues = checks_by_kind(report)["queue"]
     redriven = {
-        logical_id: settings
-        for logical_id, settings in queues.items()
-        if settings["RedrivePolicy.deadLetterTargetArn"] is not None
+        logical_id: settings for logical_id, settings in queues.items() if settings["RedrivePolicy.deadLetterTargetArn"]
     }
     assert list(redriven) == [next(q for q in queues if q.startswith("PaymentsQueue"))]
     (payments,) = redriven.values()
@@ -143,7 +173,7 @@ def test_a_redeploy_with_changed_settings_applies_them(local):
     for variant in ("first", "second"):
         local.deploy(output=cdk_out, app=UPDATE_APP, context={"variant": variant})
         report = local.read_back(cdk_out)
-        assert report.mismatches == [], report.render()
+        assert report.report.drifts == [], report.render()
         kinds = checks_by_kind(report)
         (async_config,) = kinds["event invoke config"].values()
         (stream,) = kinds["event source mapping (kinesis)"].values()
@@ -155,10 +185,10 @@ def test_a_redeploy_with_changed_settings_applies_them(local):
         (max_receive_count,) = [
             settings["RedrivePolicy.maxReceiveCount"]
             for settings in kinds["queue"].values()
-            if settings["RedrivePolicy.maxReceiveCount"] is not None
+            if settings["RedrivePolicy.maxReceiveCount"]
         ]
         observed[variant] = {
-            "status": report.stacks[0].status,
+            "status": report.report.stacks[0].status,
             "async_retry_attempts": async_config["MaximumRetryAttempts"],
             "max_event_age_minutes": async_config["MaximumEventAgeInSeconds"] // 60,
             "dead_letter_queue": "DeadLettersA" if "DeadLettersA" in dead_letter_targets[0] else "DeadLettersB",
@@ -259,7 +289,7 @@ def test_boto3_reads_no_aws_settings_of_the_environment(tmp_path, monkeypatch):
 
 @pytest.mark.parametrize(
     ("outcome", "exit_code"),
-    [("ok", 0), ("mismatch", 1), ("cdk fails", 2)],
+    [("ok", 0), ("drift", 1), ("cdk fails", 2), ("stack unreadable", 2)],
 )
 def test_the_entry_point_exit_code_says_what_happened(monkeypatch, tmp_path, outcome, exit_code):
     class FakeReport:
@@ -269,6 +299,8 @@ def test_the_entry_point_exit_code_says_what_happened(monkeypatch, tmp_path, out
         assert (workdir, app, context) == (tmp_path.resolve(), None, {"variant": "second"})
         if outcome == "cdk fails":
             raise CdkError(["deploy"], type("Result", (), {"returncode": 1, "stdout": "", "stderr": "boom"})())
+        if outcome == "stack unreadable":
+            raise StackNotReadable("stack OrdersPipeline: ValidationError: Stack with id OrdersPipeline does not exist")
         return FakeReport()
 
     monkeypatch.setattr(deploy_local_main, "run", run)

@@ -35,6 +35,10 @@ RANGES = {
     "sqs.max_concurrency": (2, 1_000),
     "sqs_fifo.batch_size": (1, 10),
     "sqs.max_receive_count": (1, 1_000),
+    "kafka.retry_attempts": (0, 10_000),
+    "kafka.max_record_age": (60, 604_800),
+    "kafka.minimum_pollers": (1, 200),
+    "kafka.maximum_pollers": (1, 2_000),
 }
 
 
@@ -43,6 +47,8 @@ def test_the_table_holds_aws_documented_ranges():
     assert {key for key, limit in LIMITS.items() if limit.infinite_allowed} == {
         "stream.retry_attempts",
         "stream.max_record_age",
+        "kafka.retry_attempts",
+        "kafka.max_record_age",
     }
 
 

@@ -1,4 +1,4 @@
-"""Each patch of deploy_local.moto_ext, in-process: the gap it bridges exists in moto without it, and is gone with it."""
+"""Each patch of tests.localdeploy.moto_ext, in-process: the gap it bridges exists in moto without it, and is gone with it."""
 
 import json
 
@@ -7,7 +7,7 @@ import pytest
 from botocore.exceptions import ClientError
 from moto import mock_aws
 
-from deploy_local import moto_ext
+from tests.localdeploy import moto_ext
 
 ACCOUNT = "123456789012"
 REGION = "us-east-1"
@@ -513,6 +513,44 @@ def test_put_overwrites_and_update_merges_event_invoke_configs(patched):
     lambda_.update_function_event_invoke_config(FunctionName=name, MaximumEventAgeInSeconds=120)
     config = lambda_.get_function_event_invoke_config(FunctionName=name)
     assert (config["MaximumRetryAttempts"], config["MaximumEventAgeInSeconds"]) == (1, 120)
+
+
+def put_for_two_qualifiers(name):
+    lambda_ = client("lambda")
+    lambda_.put_function_event_invoke_config(FunctionName=name, Qualifier="live", MaximumRetryAttempts=0)
+    lambda_.put_function_event_invoke_config(FunctionName=name, MaximumRetryAttempts=2)
+
+
+def test_event_invoke_configs_are_kept_per_qualifier_and_name_it(patched):
+    deploy("S", dead_letter_template(with_dlq=False))
+    lambda_ = client("lambda")
+    name = physical_id("S", "Fn")
+    put_for_two_qualifiers(name)
+    live = lambda_.get_function_event_invoke_config(FunctionName=name, Qualifier="live")
+    latest = lambda_.get_function_event_invoke_config(FunctionName=name)
+    assert (live["MaximumRetryAttempts"], latest["MaximumRetryAttempts"]) == (0, 2)
+    assert (live["FunctionArn"].rsplit(":", 1)[1], latest["FunctionArn"].rsplit(":", 1)[1]) == ("live", "$LATEST")
+    assert lambda_.get_function_event_invoke_config(FunctionName=f"{name}:live")["MaximumRetryAttempts"] == 0
+    listed = lambda_.list_function_event_invoke_configs(FunctionName=name)["FunctionEventInvokeConfigs"]
+    assert sorted(config["FunctionArn"].rsplit(":", 1)[1] for config in listed) == ["$LATEST", "live"]
+    lambda_.delete_function_event_invoke_config(FunctionName=name, Qualifier="live")
+    with pytest.raises(lambda_.exceptions.ResourceNotFoundException):
+        lambda_.get_function_event_invoke_config(FunctionName=name, Qualifier="live")
+    assert lambda_.get_function_event_invoke_config(FunctionName=name)["MaximumRetryAttempts"] == 2
+
+
+def test_event_invoke_configs_without_the_patch_ignore_the_qualifier(unpatched):
+    deploy("S", dead_letter_template(with_dlq=False))
+    lambda_ = client("lambda")
+    name = physical_id("S", "Fn")
+    put_for_two_qualifiers(name)
+    live = lambda_.get_function_event_invoke_config(FunctionName=name, Qualifier="live")
+    # The first configuration put, whichever qualifier is asked for, under the unqualified FunctionArn.
+    assert (live["MaximumRetryAttempts"], live["FunctionArn"]) == (
+        0,
+        lambda_.get_function(FunctionName=name)["Configuration"]["FunctionArn"],
+    )
+    assert lambda_.get_function_event_invoke_config(FunctionName=name)["MaximumRetryAttempts"] == 0
 
 
 # --------------------------------------------------------------------------------------------------------------

@@ -31,6 +31,7 @@ from constructs_lib.redrive.cli import EXIT_FAILED, EXIT_OK, EXIT_SKIPPED, EXIT_
 from tests.runtime_support import (
     ACCOUNT,
     REGION,
+    FakeClock,
     RefusingKinesisClient,
     RefusingSqsClient,
     async_failure_record,
@@ -525,10 +526,11 @@ def test_a_record_refused_by_put_records_keeps_its_whole_batch(sqs, kinesis, fai
     create_stream(kinesis, "orders-replay")
     add_kinesis_failures(sqs, kinesis, failure_queue, source, batches=3, per_batch=3)
     refusing = RefusingKinesisClient(kinesis, lambda record: record["Data"] == b'{"order_id": "o-1-2"}')
+    clock = FakeClock()
 
     summary = run(
         failure_queue,
-        StreamTarget("orders-replay", client=refusing, sleep=no_sleep),
+        StreamTarget("orders-replay", client=refusing, sleep=clock.sleep, clock=clock),
         sqs,
         stream_client_factory=lambda kind, region: kinesis,
     )
@@ -536,7 +538,8 @@ def test_a_record_refused_by_put_records_keeps_its_whole_batch(sqs, kinesis, fai
     assert (summary.moved, summary.failed) == (2, 1)
     [failed] = [result for result in summary.results if result.outcome is Outcome.FAILED]
     assert failed.reason.startswith("1 of 3 refused (PutRecords refused it: ProvisionedThroughputExceededException")
-    assert len(refusing.refusals) == 3  # tried, then retried twice
+    assert len(refusing.refusals) == 11  # tried, then retried ten times, backing off up to 5 s
+    assert sum(clock.slept) >= 0.1 + 0.2 + 0.4 + 0.8 + 1.6 + 3.2 + 5 * 4
     [remaining] = drain(sqs, failure_queue)
     assert json.loads(remaining["Body"])["KinesisBatchInfo"]["batchSize"] == 3
     # The batch's other two records were put: a rerun puts them again (at-least-once).

@@ -13,6 +13,7 @@ from collections.abc import Iterable, Mapping
 from typing import Any
 
 from constructs_lib.checks import asynchronous, destinations, permissions, ranges, sqs, streams  # noqa: F401 - registers
+from constructs_lib.checks import kafka as _kafka_rules  # noqa: F401 - registers the Kafka rules
 from constructs_lib.checks.model import RULES, Finding, Level, Rule
 from constructs_lib.checks.template import TemplateView
 

@@ -11,7 +11,15 @@ Targets: :class:`QueueTarget` (SQS), :class:`StreamTarget` (Kinesis), :class:`Fu
 invoke of a named function) and :class:`OriginalFunctionTarget` (the function an async record names).
 """
 
-from constructs_lib.redrive._core import MessageResult, Outcome, RedriveProgress, RedriveSummary, redrive
+from constructs_lib.redrive._core import (
+    LAMBDA_DLQ_ATTRIBUTES,
+    MessageResult,
+    Outcome,
+    RedriveProgress,
+    RedriveSummary,
+    redrive,
+)
+from constructs_lib.redrive._payloads import UnsupportedRecord
 from constructs_lib.redrive._targets import (
     Delivery,
     DeliveryReport,
@@ -20,10 +28,12 @@ from constructs_lib.redrive._targets import (
     QueueTarget,
     RedriveTarget,
     StreamTarget,
-    UnsupportedRecord,
+    fifo_id,
+    kinesis_partition_key,
 )
 
 __all__ = [
+    "LAMBDA_DLQ_ATTRIBUTES",
     "Delivery",
     "DeliveryReport",
     "FunctionTarget",
@@ -36,5 +46,7 @@ __all__ = [
     "RedriveTarget",
     "StreamTarget",
     "UnsupportedRecord",
+    "fifo_id",
+    "kinesis_partition_key",
     "redrive",
 ]

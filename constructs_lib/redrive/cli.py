@@ -1,8 +1,9 @@
 """Command line front-end of :func:`constructs_lib.redrive.redrive`.
 
-Exit status: 0 when every message taken was moved (or would be, in a dry run); 1 when anything failed, a
-moved message could not be deleted, or the run stopped on an error; 2 for invalid arguments; 3 when nothing
-failed but some messages were skipped (they are still in the failure queue).
+Exit status: 0 when every message was moved (or would be, in a dry run); 1 when anything failed, a moved
+message could not be deleted, or the run stopped on an error; 2 for invalid arguments; 3 when nothing failed
+but messages are left in the failure queue: skipped, hidden (in flight) when the run started, or held back
+behind a skipped message in a FIFO group.
 """
 
 from __future__ import annotations
@@ -112,7 +113,9 @@ def main(argv: Sequence[str] | None = None, *, stdout: TextIO | None = None, std
 
     region = args.region or _region_of_queue_url(args.source)
     progress = ProgressBar(stderr, enabled=args.progress == "always" or (args.progress == "auto" and _isatty(stderr)))
-    printer = _ResultPrinter(stdout, dry_run=args.dry_run, verbose=args.verbose or args.dry_run, quiet=args.json)
+    printer = _ResultPrinter(
+        _PrintableStream(stdout), dry_run=args.dry_run, verbose=args.verbose or args.dry_run, quiet=args.json
+    )
 
     def on_result(result: MessageResult) -> None:
         if printer.enabled:
@@ -141,10 +144,10 @@ def main(argv: Sequence[str] | None = None, *, stdout: TextIO | None = None, std
     if args.json:
         print(json.dumps(summary_as_dict(summary, args.source, target.describe()), indent=2), file=stdout)
     else:
-        print_summary(summary, args.source, target.describe(), stdout)
+        print_summary(summary, args.source, target.describe(), _PrintableStream(stdout))
     if not summary.ok:
         return EXIT_FAILED
-    return EXIT_SKIPPED if summary.skipped else EXIT_OK
+    return EXIT_SKIPPED if summary.left_in_queue else EXIT_OK
 
 
 def print_summary(summary: RedriveSummary, source: str, target: str, stream: TextIO) -> None:
@@ -169,6 +172,30 @@ def print_summary(summary: RedriveSummary, source: str, target: str, stream: Tex
         )
         for result in summary.not_deleted[:_MAX_LISTED]:
             print(f"  {result.message_id}: {result.reason}", file=stream)
+    if summary.possible_duplicates:
+        print(
+            f"possible duplicates: {len(summary.possible_duplicates)} message(s) may arrive (or have arrived) twice "
+            "at the target (a lost answer, or moved but not deleted); consumers must be idempotent:",
+            file=stream,
+        )
+        for result in summary.possible_duplicates[:_MAX_LISTED]:
+            print(f"  {result.message_id}", file=stream)
+    if summary.in_flight_at_start:
+        print(
+            f"warning: {summary.in_flight_at_start} message(s) were hidden (in flight) when the run started: another "
+            "consumer or a run that stopped holds them; they reappear when their visibility timeout ends, run "
+            "again then",
+            file=stream,
+        )
+    if summary.held_back_groups:
+        groups = ", ".join(summary.held_back_groups[:_MAX_LISTED])
+        print(
+            f"warning: FIFO failure queue: in {len(summary.held_back_groups)} message group(s) ({groups}) a message "
+            "left in the queue holds back the ones behind it; they were not received",
+            file=stream,
+        )
+    if summary.not_reached:
+        print(f"not reached: {summary.not_reached} message(s) received ahead, put back untouched", file=stream)
     if summary.stopped_by:
         print(f"stopped early: {summary.stopped_by}; the messages not moved are still in the queue", file=stream)
 
@@ -183,6 +210,10 @@ def summary_as_dict(summary: RedriveSummary, source: str, target: str) -> dict[s
         "failed": summary.failed,
         "skipped": summary.skipped,
         "not_deleted": len(summary.not_deleted),
+        "possible_duplicates": len(summary.possible_duplicates),
+        "in_flight_at_start": summary.in_flight_at_start,
+        "held_back_groups": list(summary.held_back_groups),
+        "not_reached": summary.not_reached,
         "stopped_by": summary.stopped_by,
         "messages": [
             {
@@ -192,10 +223,24 @@ def summary_as_dict(summary: RedriveSummary, source: str, target: str) -> dict[s
                 "action": result.action,
                 "reason": result.reason,
                 "deleted": result.deleted,
+                "possible_duplicate": result.possible_duplicate,
             }
             for result in summary.results
         ],
     }
+
+
+class _PrintableStream:
+    """Writes text that may quote message contents: a lone surrogate is printed as its escape, not a crash."""
+
+    def __init__(self, stream: TextIO) -> None:
+        self._stream = stream
+
+    def write(self, text: str) -> int:
+        return self._stream.write(text.encode("utf-8", "backslashreplace").decode("utf-8"))
+
+    def flush(self) -> None:
+        self._stream.flush()
 
 
 class ProgressBar:

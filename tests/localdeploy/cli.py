@@ -14,7 +14,7 @@ import subprocess
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 
-PROJECT_ROOT = Path(__file__).resolve().parents[1]
+PROJECT_ROOT = Path(__file__).resolve().parents[2]
 NODE_BIN = PROJECT_ROOT / "node_modules" / ".bin"
 VENV_BIN = PROJECT_ROOT / ".venv" / "bin"
 

@@ -1,6 +1,6 @@
 """Bridges for the gaps of moto 5.2.5 that a real `cdk deploy` of our apps runs into.
 
-Used only by the local deploy (the `python -m deploy_local.server` process) and by the tests of these patches.
+Used only by the local deploy (the `python -m tests.localdeploy.server` process) and by the tests of these patches.
 Each patch names the gap it bridges and changes as little of moto as it can: it wraps or replaces one method,
 or registers one CloudFormation resource model that calls moto's own service backend. The patches were written
 against moto 5.2.5's source; `apply()` refuses any other version instead of patching blindly (internals move
@@ -60,7 +60,7 @@ def check_moto_version(installed: str | None = None) -> None:
     installed = installed if installed is not None else installed_moto_version()
     if installed != SUPPORTED_MOTO_VERSION:
         raise UnsupportedMotoVersion(
-            f"deploy_local.moto_ext bridges gaps of moto {SUPPORTED_MOTO_VERSION} and was written against its "
+            f"tests.localdeploy.moto_ext bridges gaps of moto {SUPPORTED_MOTO_VERSION} and was written against its "
             f"source, but moto {installed} is installed. Check each patch in {__name__} against moto {installed}'s "
             f"source (a gap may be fixed, a patched method may have moved), then update SUPPORTED_MOTO_VERSION."
         )
@@ -103,6 +103,9 @@ class Patch:
     name: str
     gap: str
     install: Callable[[_Patcher], None]
+    # The live values this patch stores and returns, as (resource type, setting prefix; "" for every setting):
+    # a read-back of them proves the patch, not moto, so the local deploy counts them apart.
+    stores: tuple[tuple[str, str], ...] = ()
 
 
 # --------------------------------------------------------------------------------------------------------------
@@ -564,9 +567,8 @@ EVENT_INVOKE_CONFIG_SETTINGS = ("MaximumRetryAttempts", "MaximumEventAgeInSecond
 
 
 class EventInvokeConfigModel(_ExtensionModel):
-    """AWS::Lambda::EventInvokeConfig, stored through the Lambda backend's Put/DeleteFunctionEventInvokeConfig.
-    moto keeps one configuration per function (it does not model qualifiers), so the Qualifier is recorded but
-    configurations of two qualifiers of one function would overwrite each other."""
+    """AWS::Lambda::EventInvokeConfig, stored through the Lambda backend's Put/DeleteFunctionEventInvokeConfig
+    for its function and qualifier (one configuration per qualifier, as in Lambda; see the patch below)."""
 
     def __init__(self, account_id: str, region_name: str, function_name: str, qualifier: str) -> None:
         self.account_id = account_id
@@ -595,7 +597,8 @@ class EventInvokeConfigModel(_ExtensionModel):
     ) -> EventInvokeConfigModel:
         properties = cloudformation_json["Properties"]
         config = {key: properties[key] for key in EVENT_INVOKE_CONFIG_SETTINGS if key in properties}
-        cls._backend(account_id, region_name).put_function_event_invoke_config(properties["FunctionName"], config)
+        backend = cls._backend(account_id, region_name)
+        backend.put_function_event_invoke_config(properties["FunctionName"], config, properties["Qualifier"])
         return cls(account_id, region_name, properties["FunctionName"], properties["Qualifier"])
 
     @classmethod
@@ -620,30 +623,104 @@ class EventInvokeConfigModel(_ExtensionModel):
         from moto.awslambda.exceptions import UnknownEventConfig, UnknownFunctionException
 
         with contextlib.suppress(UnknownEventConfig, UnknownFunctionException):
-            self._backend(account_id, region_name).delete_function_event_invoke_config(self.function_name)
+            self._backend(account_id, region_name).delete_function_event_invoke_config(
+                self.function_name, self.qualifier
+            )
 
 
 def _install_event_invoke_config(patcher: _Patcher) -> None:
     """moto's CloudFormation has no model for AWS::Lambda::EventInvokeConfig and skips it with a warning, so a
     deployed function has no async retry/age/destination settings at all. EventInvokeConfigModel (above) is
-    registered for that type. The backend's PutFunctionEventInvokeConfig appended a configuration and Get
-    returned the first one, so a second put (an update) was invisible; Put now overwrites and
-    UpdateFunctionEventInvokeConfig changes only the settings it is given, as Lambda documents."""
+    registered for that type. moto's Lambda API ignores the Qualifier and keeps a list per function: a put appended
+    a configuration and Get returned the first one (a second put, an update, was invisible), and every qualifier
+    shared one configuration, answered with the unqualified FunctionArn. Here configurations are kept per qualifier
+    (a `name:qualifier` FunctionName or the Qualifier parameter; $LATEST without either), answered with the
+    qualified FunctionArn as Lambda does; Put overwrites and Update changes only the settings it is given."""
+    from moto.awslambda.exceptions import UnknownEventConfig
     from moto.awslambda.models import EventInvokeConfig, LambdaBackend
+    from moto.awslambda.responses import LambdaResponse
 
-    def put_function_event_invoke_config(self: Any, function_name: str, config: dict[str, Any]) -> dict[str, Any]:
-        fn = self.get_function(function_name)
-        event_config = EventInvokeConfig(fn.function_arn, fn.last_modified, dict(config))
-        fn.event_invoke_config = [event_config]
+    def target(backend: Any, function_name: str, qualifier: str | None) -> tuple[Any, str]:
+        if not function_name.startswith("arn:") and ":" in function_name:
+            function_name, qualifier = function_name.split(":", 1)
+        elif function_name.startswith("arn:") and function_name.count(":") == 7:
+            function_name, qualifier = function_name.rsplit(":", 1)
+        fn = backend.get_function(function_name)
+        return fn, qualifier or "$LATEST"
+
+    def configs(fn: Any) -> dict[str, Any]:
+        if not hasattr(fn, "event_invoke_configs_by_qualifier"):
+            fn.event_invoke_configs_by_qualifier = {}
+        return fn.event_invoke_configs_by_qualifier
+
+    def store(fn: Any) -> None:
+        fn.event_invoke_config = list(configs(fn).values())  # moto's own attribute, kept consistent
+
+    def put_function_event_invoke_config(
+        self: Any, function_name: str, config: dict[str, Any], qualifier: str | None = None
+    ) -> dict[str, Any]:
+        fn, qualifier = target(self, function_name, qualifier)
+        event_config = EventInvokeConfig(f"{fn.function_arn}:{qualifier}", fn.last_modified, dict(config))
+        configs(fn)[qualifier] = event_config
+        store(fn)
         return event_config.response()
 
-    def update_function_event_invoke_config(self: Any, function_name: str, config: dict[str, Any]) -> dict[str, Any]:
-        fn = self.get_function(function_name)
-        current = fn.event_invoke_config[0].config if fn.event_invoke_config else {}
-        return self.put_function_event_invoke_config(function_name, {**current, **config})
+    def get_function_event_invoke_config(self: Any, function_name: str, qualifier: str | None = None) -> dict[str, Any]:
+        fn, qualifier = target(self, function_name, qualifier)
+        if qualifier not in configs(fn):
+            raise UnknownEventConfig(f"{fn.function_arn}:{qualifier}")
+        return configs(fn)[qualifier].response()
 
-    patcher.set(LambdaBackend, "put_function_event_invoke_config", put_function_event_invoke_config)
-    patcher.set(LambdaBackend, "update_function_event_invoke_config", update_function_event_invoke_config)
+    def update_function_event_invoke_config(
+        self: Any, function_name: str, config: dict[str, Any], qualifier: str | None = None
+    ) -> dict[str, Any]:
+        fn, qualifier = target(self, function_name, qualifier)
+        current = configs(fn)[qualifier].config if qualifier in configs(fn) else {}
+        return self.put_function_event_invoke_config(fn.function_name, {**current, **config}, qualifier)
+
+    def delete_function_event_invoke_config(self: Any, function_name: str, qualifier: str | None = None) -> None:
+        fn, qualifier = target(self, function_name, qualifier)
+        if configs(fn).pop(qualifier, None) is None:
+            raise UnknownEventConfig(f"{fn.function_arn}:{qualifier}")
+        store(fn)
+
+    def list_function_event_invoke_configs(self: Any, function_name: str) -> dict[str, Any]:
+        fn, _ = target(self, function_name, None)
+        return {"FunctionEventInvokeConfigs": [config.response() for config in configs(fn).values()]}
+
+    for name, method in {
+        "put_function_event_invoke_config": put_function_event_invoke_config,
+        "get_function_event_invoke_config": get_function_event_invoke_config,
+        "update_function_event_invoke_config": update_function_event_invoke_config,
+        "delete_function_event_invoke_config": delete_function_event_invoke_config,
+        "list_function_event_invoke_configs": list_function_event_invoke_configs,
+    }.items():
+        patcher.set(LambdaBackend, name, method)
+
+    # The API handlers pass the Qualifier query parameter on (moto's drop it).
+    from moto.core.responses import ActionResult
+
+    def put_handler(self: Any) -> Any:
+        name, qualifier = unquote(self.path.rsplit("/", 2)[1]), self.querystring.get("Qualifier", [None])[0]
+        return ActionResult(self.backend.put_function_event_invoke_config(name, self.json_body, qualifier))
+
+    def get_handler(self: Any) -> Any:
+        name, qualifier = unquote(self.path.rsplit("/", 2)[1]), self.querystring.get("Qualifier", [None])[0]
+        return ActionResult(self.backend.get_function_event_invoke_config(name, qualifier))
+
+    def update_handler(self: Any) -> str:
+        name, qualifier = unquote(self.path.rsplit("/", 2)[1]), self.querystring.get("Qualifier", [None])[0]
+        return json.dumps(self.backend.update_function_event_invoke_config(name, self.json_body, qualifier))
+
+    def delete_handler(self: Any) -> Any:
+        name, qualifier = unquote(self.path.rsplit("/", 2)[1]), self.querystring.get("Qualifier", [None])[0]
+        self.backend.delete_function_event_invoke_config(name, qualifier)
+        return 204, {"status": 204}, json.dumps({})
+
+    patcher.set(LambdaResponse, "put_function_event_invoke_config", put_handler)
+    patcher.set(LambdaResponse, "get_function_event_invoke_config", get_handler)
+    patcher.set(LambdaResponse, "update_function_event_invoke_config", update_handler)
+    patcher.set(LambdaResponse, "delete_function_event_invoke_config", delete_handler)
     _register_model(patcher, EventInvokeConfigModel)
 
 
@@ -917,11 +994,14 @@ PATCHES: tuple[Patch, ...] = (
         "sqs_queue_update",
         "AWS::SQS::Queue updates ignore RedrivePolicy, retention and delay changes",
         _install_sqs_queue_update,
+        # only once a stack was updated: a created queue keeps what moto's own model stored
+        stores=(("AWS::SQS::Queue", "RedrivePolicy"), ("AWS::SQS::Queue", "MessageRetentionPeriod")),
     ),
     Patch(
         "function_dead_letter_config",
         "Lambda DeadLetterConfig dropped (CloudFormation and API)",
         _install_function_dead_letter_config,
+        stores=(("AWS::Lambda::Function", "DeadLetterConfig"),),
     ),
     Patch(
         "function_inline_code_update",
@@ -932,18 +1012,35 @@ PATCHES: tuple[Patch, ...] = (
         "event_invoke_config",
         "AWS::Lambda::EventInvokeConfig ignored by CloudFormation; Put/UpdateFunctionEventInvokeConfig semantics",
         _install_event_invoke_config,
+        stores=(("AWS::Lambda::EventInvokeConfig", ""), ("AWS::Lambda::Function", "EventInvokeConfig[")),
     ),
     Patch(
         "sns_subscription",
         "AWS::SNS::Subscription ignored by CloudFormation",
         _install_sns_subscription,
+        stores=(("AWS::SNS::Subscription", ""),),
     ),
     Patch(
         "cloudwatch_alarm",
         "AWS::CloudWatch::Alarm ignored by CloudFormation",
         _install_cloudwatch_alarm,
+        stores=(("AWS::CloudWatch::Alarm", ""),),
     ),
 )
+
+
+def patch_behind(resource_type: str, setting: str, *, stack_updated: bool) -> str | None:
+    """The patch whose stored value a read-back check of `setting` on `resource_type` compares, if any. The
+    other patches make the deploy itself work (template URLs, change sets, parameters, Refs) and store no value
+    that is read back."""
+    for patch in PATCHES:
+        if patch.name == "sqs_queue_update" and not stack_updated:
+            continue
+        for stored_type, prefix in patch.stores:
+            if resource_type == stored_type and setting.startswith(prefix):
+                return patch.name
+    return None
+
 
 _active: _Patcher | None = None
 

@@ -1,6 +1,6 @@
 """A moto server for the local deploy: moto_ext applied, bound to 127.0.0.1 on a free port, stopped by its PID.
 
-`python -m deploy_local.server --state-file PATH` applies the moto extension, binds 127.0.0.1 on a port the
+`python -m tests.localdeploy.server --state-file PATH` applies the moto extension, binds 127.0.0.1 on a port the
 kernel picks (no race with other processes), writes `{"pid": ..., "port": ...}` to PATH and serves until it
 gets SIGTERM or SIGINT. `start_server()` runs that process and waits until it answers; `stop_server()` stops it
 by its PID. `running_server()` does both around a block, also when the block fails.
@@ -23,7 +23,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
-from deploy_local.cli import local_aws_environment
+from tests.localdeploy.cli import local_aws_environment
 
 HOST = "127.0.0.1"
 START_TIMEOUT = 30.0
@@ -47,12 +47,12 @@ class ServerError(RuntimeError):
 
 
 def start_server(workdir: Path, *, python: str = sys.executable, timeout: float = START_TIMEOUT) -> MotoServer:
-    """Start `python -m deploy_local.server` in its own process group and wait until it answers HTTP."""
+    """Start `python -m tests.localdeploy.server` in its own process group and wait until it answers HTTP."""
     workdir.mkdir(parents=True, exist_ok=True)
     state_file = workdir / "moto-server.json"
     log_file = workdir / "moto-server.log"
     state_file.unlink(missing_ok=True)
-    project_root = Path(__file__).resolve().parents[1]
+    project_root = Path(__file__).resolve().parents[2]
     # The server needs no AWS settings of its own: none are inherited (a profile that does not exist here would
     # break moto's import), it gets the same fake credentials and empty config files as the CLI.
     env = {key: value for key, value in os.environ.items() if not key.startswith(("AWS_", "CDK_DEFAULT_"))}
@@ -60,7 +60,7 @@ def start_server(workdir: Path, *, python: str = sys.executable, timeout: float 
     env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(project_root), env.get("PYTHONPATH")]))
     with log_file.open("wb") as log:
         process = subprocess.Popen(
-            [python, "-m", "deploy_local.server", "--state-file", str(state_file)],
+            [python, "-m", "tests.localdeploy.server", "--state-file", str(state_file)],
             cwd=project_root,
             env=env,
             stdin=subprocess.DEVNULL,
@@ -162,7 +162,7 @@ def _tail(path: Path, lines: int = 40) -> str:
 
 
 def serve(state_file: Path) -> None:
-    from deploy_local import moto_ext
+    from tests.localdeploy import moto_ext
 
     patches = moto_ext.apply()
 

@@ -1,0 +1,103 @@
+"""Reading the template to verify against: a JSON or YAML file, or a stack of a cloud assembly (cdk.out). Pure."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+
+class TemplateError(Exception):
+    """The template (or cloud assembly) cannot be read."""
+
+
+def _parse_yaml(text: str, source: str) -> Any:
+    try:
+        import yaml
+    except ImportError:
+        raise TemplateError(f"{source}: YAML templates need PyYAML (pip install pyyaml); JSON needs nothing") from None
+
+    class Loader(yaml.SafeLoader):
+        pass
+
+    def intrinsic(loader: Any, suffix: str, node: Any) -> dict[str, Any]:
+        # CloudFormation's short forms (!Ref, !GetAtt A.B, !Sub ...) as their long forms.
+        name = "Ref" if suffix == "Ref" else "Condition" if suffix == "Condition" else f"Fn::{suffix}"
+        if isinstance(node, yaml.ScalarNode):
+            value: Any = loader.construct_scalar(node)
+            if suffix == "GetAtt":
+                value = value.split(".", 1)
+        elif isinstance(node, yaml.SequenceNode):
+            value = loader.construct_sequence(node, deep=True)
+        else:
+            value = loader.construct_mapping(node, deep=True)
+        return {name: value}
+
+    Loader.add_multi_constructor("!", intrinsic)
+    try:
+        return yaml.load(text, Loader=Loader)  # a SafeLoader subclass
+    except yaml.YAMLError as error:
+        raise TemplateError(f"{source}: not valid JSON or YAML: {error}") from None
+
+
+def parse_template(text: str, source: str) -> dict[str, Any]:
+    try:
+        template = json.loads(text)
+    except json.JSONDecodeError:
+        template = _parse_yaml(text, source)
+    if not isinstance(template, dict) or not isinstance(template.get("Resources"), dict):
+        raise TemplateError(f"{source}: not a CloudFormation template (no Resources section)")
+    return template
+
+
+def load_template(path: Path) -> dict[str, Any]:
+    try:
+        text = path.read_text()
+    except OSError as error:
+        raise TemplateError(f"{path}: cannot be read: {error.strerror}") from None
+    return parse_template(text, str(path))
+
+
+def _manifest(cdk_out: Path) -> Mapping[str, Any]:
+    try:
+        return json.loads((cdk_out / "manifest.json").read_text())
+    except OSError as error:
+        raise TemplateError(f"{cdk_out}: not a cloud assembly ({error.strerror}: manifest.json)") from None
+    except ValueError as error:
+        raise TemplateError(f"{cdk_out}/manifest.json: not valid JSON: {error}") from None
+
+
+def stacks_in_assembly(cdk_out: Path) -> dict[str, Path]:
+    """Stack name -> template file of every stack in a cloud assembly (nested assemblies, e.g. stages, too)."""
+    stacks: dict[str, Path] = {}
+    for artifact_id, artifact in (_manifest(cdk_out).get("artifacts") or {}).items():
+        properties = artifact.get("properties") or {}
+        if artifact.get("type") == "aws:cloudformation:stack" and properties.get("templateFile"):
+            stacks[properties.get("stackName", artifact_id)] = cdk_out / properties["templateFile"]
+        elif artifact.get("type") == "cdk:cloud-assembly" and properties.get("directoryName"):
+            stacks.update(stacks_in_assembly(cdk_out / properties["directoryName"]))
+    return stacks
+
+
+def assembly_template(cdk_out: Path, stack_name: str) -> tuple[dict[str, Any], Path]:
+    """The template of `stack_name` in the cloud assembly, and the folder its nested templates are in."""
+    stacks = stacks_in_assembly(cdk_out)
+    if stack_name not in stacks:
+        known = ", ".join(sorted(stacks)) or "none"
+        raise TemplateError(f"{cdk_out}: no stack named {stack_name} in the cloud assembly (stacks: {known})")
+    path = stacks[stack_name]
+    return load_template(path), path.parent
+
+
+def nested_template_from(directory: Path) -> Any:
+    """A `nested_template` function for verify_stack: a CDK nested stack's template is a file of the assembly,
+    named by the resource's `aws:asset:path` metadata. Other nested stacks: None (read the deployed template)."""
+
+    def nested_template(logical_id: str, definition: Mapping[str, Any], nested_stack_id: str) -> Any:
+        asset = (definition.get("Metadata") or {}).get("aws:asset:path")
+        if not isinstance(asset, str) or not (directory / asset).is_file():
+            return None
+        return load_template(directory / asset)
+
+    return nested_template

@@ -1,10 +1,13 @@
-"""Audit CLI: the failure handling of every function in synthesized templates, and its findings.
+"""Audit CLI: the failure handling of every function in CloudFormation / SAM templates, and its findings.
 
-    python -m constructs_lib.audit cdk.out/            # a cloud assembly (or any folder of *.template.json)
-    python -m constructs_lib.audit MyStack.template.json --format json
+    python -m constructs_lib.audit cdk.out/            # a cloud assembly: stages and nested stacks included
+    python -m constructs_lib.audit infra/              # a folder: .json/.yaml/.yml/.template, recursively
+    python -m constructs_lib.audit template.yaml --format markdown    # tables and Mermaid failure paths
 
-Exit code: 0 without error-level findings, 1 with at least one, 2 when the input cannot be read.
-Pure: reads JSON (or YAML, when PyYAML is installed) and needs neither the CDK nor AWS credentials.
+Exit code: 0 without error-level findings, 1 with at least one, 2 when some input cannot be read (a missing
+path, a file that is not a template, a transform that cannot be expanded, a nested stack that is not a local
+file): what was read is still reported, but the result is never "clean".
+Pure: needs neither the CDK nor AWS credentials.
 """
 
 from __future__ import annotations
@@ -12,129 +15,82 @@ from __future__ import annotations
 import argparse
 import json
 import sys
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from constructs_lib.checks import RULES, Finding, Level, run_checks
-from constructs_lib.checks.template import FUNCTION, TemplateView, truthy
+from constructs_lib.checks.asynchronous import async_invoked_functions
+from constructs_lib.checks.template import (
+    FUNCTION,
+    TemplateView,
+    as_list,
+    as_mapping,
+    redrive_policy,
+    truthy,
+)
+from constructs_lib.reader import AuditInputError, Document, Inputs, load_template, read_inputs
+
+__all__ = [
+    "EXIT_BAD_INPUT",
+    "EXIT_FINDINGS",
+    "EXIT_OK",
+    "AuditInputError",
+    "TemplateReport",
+    "audit",
+    "load_template",
+    "main",
+]
 
 EXIT_OK, EXIT_FINDINGS, EXIT_BAD_INPUT = 0, 1, 2
-
-
-class AuditInputError(Exception):
-    """The input is missing or is not a CloudFormation template / cloud assembly."""
-
-
-# --- reading ---------------------------------------------------------------------------------------------
-
-
-def _load_yaml(text: str, path: Path) -> Any:
-    try:
-        import yaml
-    except ImportError as error:
-        raise AuditInputError(f"{path}: YAML templates need PyYAML (pip install pyyaml); JSON needs nothing") from error
-
-    class Loader(yaml.SafeLoader):
-        pass
-
-    def intrinsic(loader: Any, suffix: str, node: Any) -> dict[str, Any]:
-        name = "Ref" if suffix == "Ref" else f"Fn::{suffix}"
-        if isinstance(node, yaml.ScalarNode):
-            value: Any = loader.construct_scalar(node)
-            if suffix == "GetAtt":
-                value = value.split(".", 1)
-        elif isinstance(node, yaml.SequenceNode):
-            value = loader.construct_sequence(node, deep=True)
-        else:
-            value = loader.construct_mapping(node, deep=True)
-        return {name: value}
-
-    Loader.add_multi_constructor("!", intrinsic)
-    try:
-        return yaml.load(text, Loader=Loader)  # a SafeLoader subclass
-    except yaml.YAMLError as error:
-        raise AuditInputError(f"{path}: not valid YAML: {error}") from error
-
-
-def load_template(path: Path) -> dict[str, Any]:
-    try:
-        text = path.read_text()
-    except OSError as error:
-        raise AuditInputError(f"{path}: cannot be read: {error.strerror}") from error
-    if path.suffix in (".yaml", ".yml"):
-        template = _load_yaml(text, path)
-    else:
-        try:
-            template = json.loads(text)
-        except json.JSONDecodeError as error:
-            raise AuditInputError(f"{path}: not valid JSON ({error.msg} at line {error.lineno})") from error
-    if not isinstance(template, dict) or not isinstance(template.get("Resources"), dict):
-        raise AuditInputError(f"{path}: not a CloudFormation template (no Resources section)")
-    return template
-
-
-def _assembly_templates(directory: Path) -> Iterator[Path]:
-    manifest = json.loads((directory / "manifest.json").read_text())
-    for artifact in (manifest.get("artifacts") or {}).values():
-        properties = artifact.get("properties") or {}
-        if artifact.get("type") == "aws:cloudformation:stack" and properties.get("templateFile"):
-            yield directory / properties["templateFile"]
-        elif artifact.get("type") == "cdk:cloud-assembly" and properties.get("directoryName"):
-            yield from _assembly_templates(directory / properties["directoryName"])
-
-
-def find_templates(path: Path) -> list[Path]:
-    """Templates of a cloud assembly (manifest.json), of a folder (*.template.json), or the file itself."""
-    if not path.exists():
-        raise AuditInputError(f"{path}: no such file or directory (run `cdk synth` first?)")
-    if path.is_file():
-        return [path]
-    if (path / "manifest.json").is_file():
-        try:
-            templates = list(_assembly_templates(path))
-        except (OSError, ValueError, AttributeError) as error:
-            raise AuditInputError(f"{path}/manifest.json: not a readable cloud assembly manifest: {error}") from error
-    else:
-        templates = sorted(path.glob("*.template.json"))
-    if not templates:
-        raise AuditInputError(f"{path}: no CloudFormation templates found (*.template.json or a cloud assembly)")
-    return templates
+ALARM = "AWS::CloudWatch::Alarm"
 
 
 # --- describing ------------------------------------------------------------------------------------------
 
 
-def _display(view: TemplateView, logical_id: str) -> str:
-    """The construct path when the template has CDK metadata, else the logical id."""
-    metadata = view.resources.get(logical_id, {}).get("Metadata") or {}
-    path = metadata.get("aws:cdk:path") if isinstance(metadata, Mapping) else None
-    if isinstance(path, str):
-        return path.removesuffix("/Resource")
-    return logical_id
+class Describer:
+    """Names and values of one template as the user knows them."""
 
+    def __init__(self, view: TemplateView, names: Mapping[str, str] | None = None) -> None:
+        self.view = view
+        self.names = dict(names or {})
 
-def _value(view: TemplateView, value: Any, unit: str = "", unset: str = "not set") -> str:
-    if value is None:
-        return unset
-    if isinstance(value, Mapping):
-        ref = value.get("Ref")
-        if isinstance(ref, str) and ref in (view.template.get("Parameters") or {}):
-            return f"parameter {ref}"
-        return "intrinsic " + json.dumps(value, separators=(",", ":"))[:60]
-    return f"{value} {unit}".strip()
+    def display(self, logical_id: str) -> str:
+        """The SAM resource the user wrote, the construct path when the template has CDK metadata, else the
+        logical id."""
+        if logical_id in self.names:
+            return self.names[logical_id]
+        metadata = as_mapping(as_mapping(self.view.resources.get(logical_id)).get("Metadata"))
+        path = metadata.get("aws:cdk:path")
+        if isinstance(path, str):
+            return path.removesuffix("/Resource")
+        return logical_id
 
+    def resource(self, logical_id: str) -> str:
+        """A finding's resource: what the user wrote, and the generated logical id when they differ."""
+        return f"{self.names[logical_id]} [{logical_id}]" if logical_id in self.names else logical_id
 
-def _target(view: TemplateView, value: Any) -> str | None:
-    if not value:
-        return None
-    target = view.target(value)
-    if target is None:
-        return _value(view, value)
-    name = _display(view, target.logical_id) if target.logical_id else target.arn
-    fifo = "FIFO " if target.fifo else ""
-    return f"{fifo}{target.kind or 'target'} {name}"
+    def value(self, value: Any, unit: str = "", unset: str = "not set") -> str:
+        if value is None:
+            return unset
+        if isinstance(value, Mapping):
+            ref = value.get("Ref")
+            if isinstance(ref, str) and ref in as_mapping(self.view.template.get("Parameters")):
+                return f"parameter {ref}"
+            return "intrinsic " + json.dumps(value, separators=(",", ":"), default=str)[:60]
+        return f"{value} {unit}".strip()
+
+    def target(self, value: Any) -> str | None:
+        if not value:
+            return None
+        target = self.view.target(value)
+        if target is None:
+            return self.value(value)
+        name = self.display(target.logical_id) if target.logical_id else target.arn
+        fifo = "FIFO " if target.fifo else ""
+        return f"{fifo}{target.kind or 'target'} {name}"
 
 
 def _yes_no(value: Any, unset: str = "no") -> str:
@@ -142,75 +98,174 @@ def _yes_no(value: Any, unset: str = "no") -> str:
     return unset if value is None else ("yes" if flag else "no" if flag is False else "intrinsic")
 
 
+def _destination(config: Mapping[str, Any], role: str) -> Any:
+    return as_mapping(as_mapping(as_mapping(config).get("DestinationConfig")).get(role)).get("Destination")
+
+
+@dataclass
+class FailurePath:
+    """One way events reach a function, and where they go when it fails."""
+
+    trigger: str  # "asynchronous events", "Kinesis stream Orders", ...
+    trigger_id: str | None  # logical id of the source, for alarms
+    handling: str  # "retries 2, max event age 21600 s" / "bisect, retries 3, max record age 3600 s"
+    on_failure: str | None  # what receives failures; None: they are dropped
+    on_failure_id: str | None
+    on_success: str | None = None
+    failure_from_source: bool = False  # SQS: the source queue moves failed messages to its DLQ
+
+
 @dataclass
 class FunctionReport:
     logical_id: str
     path: str
     settings: list[tuple[str, str]] = field(default_factory=list)
+    paths: list[FailurePath] = field(default_factory=list)
+    alarms: list[str] = field(default_factory=list)
+    related: set[str] = field(default_factory=set)  # its mappings, invoke configs and source queues
 
     def to_dict(self) -> dict[str, Any]:
         return {"logical_id": self.logical_id, "path": self.path, "settings": dict(self.settings)}
 
 
-def describe_functions(view: TemplateView) -> list[FunctionReport]:
+def describe_functions(view: TemplateView, names: Mapping[str, str] | None = None) -> list[FunctionReport]:
+    describe = Describer(view, names)
+    alarms = alarms_by_resource(view, describe)
+    async_invoked = async_invoked_functions(view)
     reports = []
     for function_id, properties in view.of_type(FUNCTION):
-        report = FunctionReport(function_id, _display(view, function_id))
-        for _, config, config_function in view.invoke_configs:
+        report = FunctionReport(function_id, describe.display(function_id), alarms=alarms.get(function_id, []))
+        dead_letters = as_mapping(properties.get("DeadLetterConfig")).get("TargetArn")
+        dead_letter_target = describe.target(dead_letters)
+        dead_letter_id = _target_id(view, dead_letters)
+        report.related.add(function_id)
+        for config_id, config, config_function in view.invoke_configs:
             if config_function != function_id:
                 continue
-            qualifier = config.get("Qualifier", "$LATEST")
-            prefix = f"async {_value(view, qualifier)}"
-            destinations = config.get("DestinationConfig") or {}
+            report.related.add(config_id)
+            prefix = f"async {describe.value(config.get('Qualifier', '$LATEST'))}"
+            retries = describe.value(config.get("MaximumRetryAttempts"), unset="not set (AWS: 2)")
+            age = describe.value(config.get("MaximumEventAgeInSeconds"), "s", unset="not set (AWS: 21600 s)")
+            on_success = describe.target(_destination(config, "OnSuccess"))
+            on_failure = describe.target(_destination(config, "OnFailure"))
             report.settings += [
-                (f"{prefix} retries", _value(view, config.get("MaximumRetryAttempts"), unset="not set (AWS: 2)")),
-                (
-                    f"{prefix} max event age",
-                    _value(view, config.get("MaximumEventAgeInSeconds"), "s", unset="not set (AWS: 21600 s)"),
-                ),
-                (
-                    f"{prefix} on success",
-                    _target(view, (destinations.get("OnSuccess") or {}).get("Destination")) or "none",
-                ),
-                (
-                    f"{prefix} on failure",
-                    _target(view, (destinations.get("OnFailure") or {}).get("Destination")) or "NONE",
-                ),
+                (f"{prefix} retries", retries),
+                (f"{prefix} max event age", age),
+                (f"{prefix} on success", on_success or "none"),
+                (f"{prefix} on failure", on_failure or "NONE"),
             ]
-        dead_letters = (properties.get("DeadLetterConfig") or {}).get("TargetArn")
-        report.settings.append(("dead-letter queue", _target(view, dead_letters) or "none"))
+            report.paths.append(
+                FailurePath(
+                    f"asynchronous events ({describe.value(config.get('Qualifier', '$LATEST'))})",
+                    None,
+                    f"retries {retries}, max event age {age}",
+                    on_failure or dead_letter_target,
+                    _target_id(view, _destination(config, "OnFailure")) if on_failure else dead_letter_id,
+                    on_success,
+                )
+            )
+        report.settings.append(("dead-letter queue", dead_letter_target or "none"))
+        invoked_by = async_invoked.get(function_id)
+        if (dead_letter_target or invoked_by) and not any(p.trigger.startswith("asynchronous") for p in report.paths):
+            report.paths.append(
+                FailurePath(
+                    f"asynchronous events ({invoked_by or 'none in this template'})",
+                    None,
+                    "retries not set (AWS: 2), max event age not set (AWS: 21600 s)",
+                    dead_letter_target,
+                    dead_letter_id,
+                )
+            )
         for mapping in view.mappings:
             if mapping.function_id != function_id:
                 continue
-            mapped = mapping.properties
-            source = (
-                _display(view, mapping.source_id) if mapping.source_id else _value(view, mapped.get("EventSourceArn"))
-            )
-            prefix = f"mapping {mapping.source or 'unknown'} {source}"
-            rows = [(f"{prefix} batch size", _value(view, mapped.get("BatchSize"), unset="not set (AWS default)"))]
-            if mapping.is_stream:
-                destination = ((mapped.get("DestinationConfig") or {}).get("OnFailure") or {}).get("Destination")
-                rows += [
-                    (f"{prefix} bisect", _yes_no(mapped.get("BisectBatchOnFunctionError"))),
-                    (f"{prefix} retries", _value(view, mapped.get("MaximumRetryAttempts"), unset="not set (infinite)")),
-                    (
-                        f"{prefix} max record age",
-                        _value(view, mapped.get("MaximumRecordAgeInSeconds"), "s", unset="not set (infinite)"),
-                    ),
-                    (f"{prefix} on failure", _target(view, destination) or "NONE"),
-                ]
-            elif mapping.source_id:
-                redrive = view.properties(mapping.source_id).get("RedrivePolicy") or {}
-                rows.append(
-                    (f"{prefix} dead-letter queue", _target(view, redrive.get("deadLetterTargetArn")) or "NONE")
-                )
-            response_types = mapped.get("FunctionResponseTypes") or []
-            rows.append(
-                (f"{prefix} ReportBatchItemFailures", "yes" if "ReportBatchItemFailures" in response_types else "no")
-            )
-            report.settings += rows
+            report.related |= {mapping.logical_id, mapping.source_id} - {None}
+            report.settings += _mapping_settings(view, describe, mapping, report)
         reports.append(report)
     return reports
+
+
+def _mapping_settings(view: TemplateView, describe: Describer, mapping: Any, report: FunctionReport) -> list:
+    mapped = mapping.properties
+    source = describe.display(mapping.source_id) if mapping.source_id else describe.value(mapped.get("EventSourceArn"))
+    prefix = f"mapping {mapping.source or 'unknown'} {source}"
+    batch = describe.value(mapped.get("BatchSize"), unset="not set (AWS default)")
+    rows = [(f"{prefix} batch size", batch)]
+    response_types = mapped.get("FunctionResponseTypes") or []
+    partial = "yes" if isinstance(response_types, list) and "ReportBatchItemFailures" in response_types else "no"
+    kind = {"Kinesis": "Kinesis stream", "DynamoDB": "DynamoDB stream", "SQS": "SQS queue"}.get(
+        mapping.source, "event source"
+    )
+    if mapping.is_stream:
+        destination = _destination(mapped, "OnFailure")
+        bisect = _yes_no(mapped.get("BisectBatchOnFunctionError"))
+        retries = describe.value(mapped.get("MaximumRetryAttempts"), unset="not set (infinite)")
+        age = describe.value(mapped.get("MaximumRecordAgeInSeconds"), "s", unset="not set (infinite)")
+        on_failure = describe.target(destination)
+        rows += [
+            (f"{prefix} bisect", bisect),
+            (f"{prefix} retries", retries),
+            (f"{prefix} max record age", age),
+            (f"{prefix} on failure", on_failure or "NONE"),
+        ]
+        report.paths.append(
+            FailurePath(
+                f"{kind} {source}",
+                mapping.source_id,
+                f"batch {batch}, bisect {bisect}, retries {retries}, max record age {age}, "
+                f"ReportBatchItemFailures {partial}",
+                on_failure,
+                _target_id(view, destination),
+            )
+        )
+    elif mapping.source_id:
+        redrive = redrive_policy(view.properties(mapping.source_id)) or {}
+        dead_letters = describe.target(redrive.get("deadLetterTargetArn"))
+        rows.append((f"{prefix} dead-letter queue", dead_letters or "NONE"))
+        receives = describe.value(redrive.get("maxReceiveCount"), unset="?")
+        report.paths.append(
+            FailurePath(
+                f"{kind} {source}",
+                mapping.source_id,
+                f"batch {batch}, ReportBatchItemFailures {partial}, redrive after {receives} receives",
+                dead_letters,
+                _target_id(view, redrive.get("deadLetterTargetArn")),
+                failure_from_source=True,
+            )
+        )
+    else:
+        report.paths.append(
+            FailurePath(f"{kind} {source}", None, f"batch {batch}", "unknown (not in the template)", None)
+        )
+    rows.append((f"{prefix} ReportBatchItemFailures", partial))
+    return rows
+
+
+def _target_id(view: TemplateView, value: Any) -> str | None:
+    target = view.target(value) if value else None
+    return target.logical_id if target else None
+
+
+def alarms_by_resource(view: TemplateView, describe: Describer) -> dict[str, list[str]]:
+    """Logical id -> the CloudWatch alarms whose metric dimensions name it (queues, functions, streams)."""
+    found: dict[str, list[str]] = {}
+    for alarm_id, properties in view.of_type(ALARM):
+        dimension_lists = [properties.get("Dimensions")]
+        for query in as_list(properties.get("Metrics")):
+            metric = as_mapping(as_mapping(as_mapping(query).get("MetricStat")).get("Metric"))
+            dimension_lists.append(metric.get("Dimensions"))
+        metric_name = properties.get("MetricName")
+        label = f"{describe.display(alarm_id)}" + (f" ({metric_name})" if isinstance(metric_name, str) else "")
+        for dimensions in dimension_lists:
+            for dimension in as_list(dimensions):
+                value = as_mapping(dimension).get("Value")
+                named = view.referenced_id(value)
+                if named is None:
+                    rendered = view.render(value) if isinstance(value, Mapping) else None
+                    named = view.named_id(rendered) if rendered else None
+                if named is not None and label not in found.setdefault(named, []):
+                    found[named].append(label)
+    return found
 
 
 @dataclass
@@ -218,34 +273,88 @@ class TemplateReport:
     file: str
     functions: list[FunctionReport]
     findings: list[Finding]
+    name: str = ""
+    parent: str | None = None
+    notes: list[str] = field(default_factory=list)
+    names: dict[str, str] = field(default_factory=dict)
+    alarms: dict[str, list[str]] = field(default_factory=dict)
+
+    def shown(self, finding: Finding) -> str:
+        resource = f"{self.names[finding.resource]} [{finding.resource}]" if finding.resource in self.names else None
+        return f"{finding.level.upper()} {finding.rule_id} {resource or finding.resource}: {finding.message}"
 
     def to_dict(self) -> dict[str, Any]:
         return {
             "file": self.file,
+            "name": self.name or self.file,
+            "parent": self.parent,
+            "notes": self.notes,
             "functions": [function.to_dict() for function in self.functions],
             "findings": [
                 finding.to_dict()
-                | {"explanation": RULES[finding.rule_id].explanation, "fix": RULES[finding.rule_id].fix}
+                | {
+                    "written_as": self.names.get(finding.resource, finding.resource),
+                    "explanation": RULES[finding.rule_id].explanation,
+                    "fix": RULES[finding.rule_id].fix,
+                }
                 for finding in self.findings
             ],
         }
 
 
+def audit_document(document: Document) -> TemplateReport:
+    view = TemplateView(document.template)
+    describe = Describer(view, document.names)
+    return TemplateReport(
+        str(document.path),
+        describe_functions(view, document.names),
+        run_checks(view),
+        document.name,
+        document.parent,
+        document.notes,
+        document.names,
+        alarms_by_resource(view, describe),
+    )
+
+
+def audit_inputs(path: Path) -> tuple[list[TemplateReport], list[str], Inputs]:
+    """Reports of everything that could be read, and what could not."""
+    inputs = read_inputs(path)
+    reports, problems = [], list(inputs.problems)
+    for document in inputs.documents:
+        try:
+            reports.append(audit_document(document))
+        except Exception as error:  # a last guard: never a traceback, never a clean result for it
+            problems.append(f"{document.name}: could not be checked ({type(error).__name__}: {error})")
+    return reports, problems, inputs
+
+
 def audit(path: Path) -> list[TemplateReport]:
-    reports = []
-    for template_path in find_templates(path):
-        view = TemplateView(load_template(template_path))
-        reports.append(TemplateReport(str(template_path), describe_functions(view), run_checks(view)))
+    reports, problems, _ = audit_inputs(path)
+    if problems:
+        raise AuditInputError("; ".join(problems))
     return reports
 
 
 # --- output ----------------------------------------------------------------------------------------------
 
 
-def render_text(reports: Sequence[TemplateReport]) -> str:
+def _totals(reports: Sequence[TemplateReport]) -> tuple[int, int]:
+    errors = sum(f.level is Level.ERROR for r in reports for f in r.findings)
+    warnings = sum(f.level is Level.WARNING for r in reports for f in r.findings)
+    return errors, warnings
+
+
+def _title(report: TemplateReport) -> str:
+    title = report.file if not report.name or report.name == report.file else f"{report.name} ({report.file})"
+    return title + (f", nested in {report.parent}" if report.parent else "")
+
+
+def render_text(reports: Sequence[TemplateReport], problems: Sequence[str] = (), skipped: int = 0) -> str:
     lines: list[str] = []
     for report in reports:
-        lines.append(f"== {report.file}")
+        lines.append(f"== {_title(report)}")
+        lines += [f"   ({note})" for note in report.notes]
         if not report.functions:
             lines.append("   (no Lambda functions)")
         for function in report.functions:
@@ -254,46 +363,81 @@ def render_text(reports: Sequence[TemplateReport]) -> str:
             lines += [f"     {name.ljust(width)}  {value}" for name, value in function.settings]
         if report.findings:
             lines.append(f"   findings ({len(report.findings)}):")
-            lines += [f"     {finding}" for finding in report.findings]
+            lines += [f"     {report.shown(finding)}" for finding in report.findings]
             lines += sorted({f"       fix {f.rule_id}: {RULES[f.rule_id].fix}" for f in report.findings})
         else:
             lines.append("   findings: none")
         lines.append("")
-    errors = sum(f.level is Level.ERROR for r in reports for f in r.findings)
-    warnings = sum(f.level is Level.WARNING for r in reports for f in r.findings)
-    lines.append(f"{len(reports)} template(s): {errors} error(s), {warnings} warning(s)")
+    for problem in problems:
+        lines.append(f"NOT READ {problem}")
+    errors, warnings = _totals(reports)
+    summary = f"{len(reports)} template(s): {errors} error(s), {warnings} warning(s)"
+    if skipped:
+        summary += f"; {skipped} file(s) that are not templates skipped"
+    if problems:
+        summary += f"; {len(problems)} input(s) could not be read"
+    lines.append(summary)
     return "\n".join(lines)
 
 
-def render_json(reports: Sequence[TemplateReport]) -> str:
-    findings = [f for r in reports for f in r.findings]
+def render_json(reports: Sequence[TemplateReport], problems: Sequence[str] = (), skipped: Sequence[str] = ()) -> str:
+    errors, warnings = _totals(reports)
     return json.dumps(
         {
             "templates": [report.to_dict() for report in reports],
-            "errors": sum(f.level is Level.ERROR for f in findings),
-            "warnings": sum(f.level is Level.WARNING for f in findings),
+            "errors": errors,
+            "warnings": warnings,
+            "not_read": list(problems),
+            "skipped": list(skipped),
         },
         indent=2,
+        default=str,
     )
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(
         prog="python -m constructs_lib.audit",
-        description="Show the failure handling of every Lambda function in synthesized CloudFormation templates "
-        "and check it. Exit code 1 when a finding is an error, 2 when the input cannot be read.",
+        description="Show the failure handling of every Lambda function in CloudFormation or SAM templates and "
+        "check it. Exit code 0: no error-level finding; 1: at least one; 2: some input could not be read.",
     )
-    parser.add_argument("path", type=Path, help="a cloud assembly (cdk.out/), a folder of templates or a template file")
-    parser.add_argument("--format", choices=("text", "json"), default="text", help="output format (default: text)")
+    parser.add_argument(
+        "path", type=Path, help="a cloud assembly (cdk.out/), a folder of templates (recursively) or a template file"
+    )
+    parser.add_argument(
+        "--format",
+        choices=("text", "json", "markdown"),
+        default="text",
+        help="output format (default: text); markdown renders tables and Mermaid failure paths",
+    )
     args = parser.parse_args(argv)
     try:
-        reports = audit(args.path)
+        return _run(args)
+    except BrokenPipeError:  # the output was piped into a reader that stopped early (| head)
+        sys.stderr.close()
+        return EXIT_OK
+
+
+def _run(args: argparse.Namespace) -> int:
+    try:
+        reports, problems, inputs = audit_inputs(args.path)
     except AuditInputError as error:
         print(f"error: {error}", file=sys.stderr)
         return EXIT_BAD_INPUT
-    print(render_json(reports) if args.format == "json" else render_text(reports))
-    has_errors = any(f.level is Level.ERROR for r in reports for f in r.findings)
-    return EXIT_FINDINGS if has_errors else EXIT_OK
+    if args.format == "json":
+        print(render_json(reports, problems, [str(p) for p in inputs.skipped]))
+    elif args.format == "markdown":
+        from constructs_lib.audit_markdown import render_markdown
+
+        print(render_markdown(reports, problems, len(inputs.skipped)))
+    else:
+        print(render_text(reports, problems, len(inputs.skipped)))
+    for problem in problems:
+        print(f"error: {problem}", file=sys.stderr)
+    if problems:
+        return EXIT_BAD_INPUT
+    errors, _ = _totals(reports)
+    return EXIT_FINDINGS if errors else EXIT_OK
 
 
 if __name__ == "__main__":

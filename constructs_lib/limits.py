@@ -457,6 +457,26 @@ def check_dead_letter_retention(
     ]
 
 
+def check_kinesis_record_age(
+    max_record_age: CheckedValue, retention_seconds: CheckedValue, *, path: str
+) -> list[Violation]:
+    """Warnings: a max record age at or above the stream's retention never triggers (records expire first).
+    An unknown retention is taken as the 24-hour default (CloudFormation User Guide, AWS::Kinesis::Stream:
+    "RetentionPeriodHours ... The default value is 24")."""
+    retention = retention_seconds if _resolved(retention_seconds) else KINESIS_DEFAULT_RETENTION_SECONDS
+    if _resolved(max_record_age) and max_record_age != INFINITE and max_record_age >= retention:
+        return [
+            Violation(
+                path,
+                "max_record_age",
+                f"below the stream's retention of {format_value(retention, 'seconds')} (records expire first, so "
+                "an age at or above it never triggers)",
+                format_value(max_record_age, "seconds"),
+            )
+        ]
+    return []
+
+
 def _resolved(value: CheckedValue) -> bool:
     return value is not None and value is not UNRESOLVED and isinstance(value, int | float)
 

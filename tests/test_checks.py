@@ -601,3 +601,192 @@ def test_render_follows_joins_and_subs():
     )
     assert view.render({"Fn::Sub": "${Q.Arn}/x"}) == "${Q}/x"
     assert view.render({"Fn::ImportValue": "Shared"}) is None
+
+
+# --- issue: precision, robustness and the two new rules --------------------------------------------------
+
+
+def sub(text: str) -> dict:
+    return {"Fn::Sub": text}
+
+
+def test_an_arn_built_around_a_resource_name_is_that_resource():
+    view = TemplateView(template(Q=queue(), Other=queue(), S={"Type": "AWS::Kinesis::Stream"}))
+    assert view.render(sub("arn:${AWS::Partition}:sqs:${AWS::Region}:${AWS::AccountId}:${Q.QueueName}")) == "${Q}"
+    assert view.render(sub("arn:aws:lambda:${AWS::Region}:${AWS::AccountId}:function:${Fn}:*")) == "${Fn}:*"
+    assert view.render({"Fn::Join": ["", ["arn:aws:kinesis:*:*:stream/", {"Ref": "S"}]]}) == "${S}"
+    assert view.target(sub("arn:aws:sqs:${AWS::Region}:${AWS::AccountId}:${Q.QueueName}")).logical_id == "Q"
+
+
+def test_a_grant_on_an_arn_built_around_another_queue_does_not_count_for_this_one():
+    t = kinesis_template()
+    t["Resources"]["Other"] = queue()
+    statements = t["Resources"]["Policy"]["Properties"]["PolicyDocument"]["Statement"]
+    statements[-1]["Resource"] = sub("arn:${AWS::Partition}:sqs:${AWS::Region}:${AWS::AccountId}:${Other.QueueName}")
+    assert rules_fired(t) == {("MissingPermission", "Fn")}
+    statements[-1]["Resource"] = sub("arn:${AWS::Partition}:sqs:${AWS::Region}:${AWS::AccountId}:${Failures.QueueName}")
+    assert rules_fired(t) == set()
+    statements[-1]["Resource"] = "arn:aws:sqs:*:*:*"  # a literal wildcard still may cover it
+    assert rules_fired(t) == set()
+
+
+@pytest.mark.parametrize(
+    ("props", "fires"),
+    [
+        ({"BatchSize": 1, "FunctionResponseTypes": []}, False),
+        ({"BatchSize": 2, "FunctionResponseTypes": []}, True),
+        ({"FunctionResponseTypes": {"Ref": "Types"}}, False),
+        ({"FunctionResponseTypes": [{"Ref": "Type"}]}, False),
+    ],
+)
+def test_no_report_batch_item_failures_skips_single_record_batches_and_parameters(props, fires):
+    fired = ("NoReportBatchItemFailures", "Mapping") in rules_fired(kinesis_template(**props))
+    assert fired is fires
+
+
+def test_a_redrive_policy_written_as_a_json_string_is_read():
+    t = sqs_template(
+        RedrivePolicy='{"deadLetterTargetArn": "arn:aws:sqs:us-east-1:1:payments-dlq", "maxReceiveCount": 2}'
+    )
+    assert rules_fired(t) == {("SqsLowMaxReceiveCount", "Source")}
+    t["Resources"]["Source"]["Properties"]["RedrivePolicy"] = "not json"
+    assert rules_fired(t) == set(), "present but unreadable: not judged"
+
+
+def test_a_malformed_getatt_is_not_followed():
+    view = TemplateView(template(Q=queue()))
+    for argument in (["Q", "Arn", "Extra"], ["Q"], 7, "Q", [["Q"], "Arn"]):
+        assert view.referenced_id({GETATT: argument}) is None
+        assert view.render({GETATT: argument}) is None
+    t = kinesis_template()
+    t["Resources"]["Mapping"]["Properties"]["FunctionName"] = {GETATT: ["Fn", "Arn", "Extra"]}
+    assert TemplateView(t).mappings[0].function_id is None
+    assert rules_fired(t) == set(), "the mapping's own settings are still judged; its role cannot be"
+
+
+@pytest.mark.parametrize(
+    ("retention_hours", "age", "fires"),
+    [
+        (None, 86_399, False),
+        (None, 86_400, True),  # at the 24-hour default retention: records expire first
+        (48, 86_400, False),
+        (48, 172_800, True),
+        ({"Ref": "Hours"}, 604_800, False),  # unknown retention: not judged
+        (None, -1, False),
+    ],
+)
+def test_a_kinesis_record_age_at_or_beyond_the_streams_retention_is_a_warning(retention_hours, age, fires):
+    t = kinesis_template(MaximumRecordAgeInSeconds=age)
+    if retention_hours is not None:
+        t["Resources"]["Stream"]["Properties"]["RetentionPeriodHours"] = retention_hours
+    found = [f for f in run_checks(t) if f.rule_id == "RecordAgeBeyondRetention"]
+    assert bool(found) is fires
+    if fires:
+        assert found[0].level is Level.WARNING and "below the stream's retention" in found[0].message
+
+
+def test_a_kinesis_stream_outside_the_template_has_no_known_retention():
+    t = kinesis_template(MaximumRecordAgeInSeconds=604_800)
+    t["Resources"]["Mapping"]["Properties"]["EventSourceArn"] = "arn:aws:kinesis:us-east-1:1:stream/s"
+    assert "RecordAgeBeyondRetention" not in {f.rule_id for f in run_checks(t)}
+
+
+def dead_letter_function(t: dict) -> dict:
+    t["Resources"]["Fn"]["Properties"]["DeadLetterConfig"] = {"TargetArn": arn("Dlq")}
+    t["Resources"]["Dlq"] = queue()
+    return grant(t, "sqs:SendMessage", arn("Dlq"))
+
+
+def test_a_dead_letter_queue_on_a_function_only_a_mapping_invokes_is_never_used():
+    t = dead_letter_function(kinesis_template())
+    [finding] = run_checks(t)
+    assert (finding.rule_id, finding.resource, finding.level) == ("DeadLetterQueueNeverUsed", "Fn", Level.WARNING)
+    assert "only the event source mapping Mapping invokes it" in finding.message
+
+
+@pytest.mark.parametrize(
+    "invoker",
+    [
+        {
+            "Type": "AWS::Lambda::Permission",
+            "Properties": {"FunctionName": {"Ref": "Fn"}, "Principal": "sns.amazonaws.com"},
+        },
+        {"Type": "AWS::Lambda::Permission", "Properties": {"FunctionName": {"Ref": "Fn"}, "Principal": "123456789012"}},
+        {
+            "Type": "AWS::Lambda::EventInvokeConfig",
+            "Properties": {"FunctionName": {"Ref": "Fn"}, "Qualifier": "$LATEST"},
+        },
+        {"Type": "AWS::Events::Rule", "Properties": {"Targets": [{"Id": "1", "Arn": arn("Fn")}]}},
+        {
+            "Type": "AWS::IAM::Policy",
+            "Properties": {
+                "Roles": ["other-role"],
+                "PolicyDocument": {
+                    "Statement": [{"Effect": "Allow", "Action": "lambda:InvokeFunction", "Resource": arn("Fn")}]
+                },
+            },
+        },
+    ],
+)
+def test_a_dead_letter_queue_is_used_when_something_may_invoke_asynchronously(invoker):
+    t = dead_letter_function(kinesis_template())
+    t["Resources"]["Invoker"] = invoker
+    assert "DeadLetterQueueNeverUsed" not in {f.rule_id for f in run_checks(t)}
+
+
+def test_a_dead_letter_queue_on_a_function_with_no_invoker_in_the_template_is_not_judged():
+    t = dead_letter_function(template())
+    assert run_checks(t) == []
+
+
+def test_a_destination_function_is_invoked_asynchronously():
+    t = template(
+        Receiver={"Type": "AWS::Lambda::Function", "Properties": {"Role": "arn:aws:iam::1:role/r"}},
+        Config={
+            "Type": "AWS::Lambda::EventInvokeConfig",
+            "Properties": {
+                "FunctionName": {"Ref": "Fn"},
+                "Qualifier": "$LATEST",
+                "DestinationConfig": {"OnFailure": {"Destination": arn("Receiver")}},
+            },
+        },
+    )
+    grant(t, "lambda:InvokeFunction", arn("Receiver"))
+    [finding] = run_checks(t)
+    assert (finding.rule_id, finding.resource) == ("AsyncNoFailureHome", "Receiver")
+    assert "it is the OnFailure destination of Config" in finding.message
+
+
+def test_parameter_defaults_and_conditions_are_evaluated_and_findings_say_so():
+    t = kinesis_template(
+        BatchSize={"Ref": "Batch"},
+        MaximumRetryAttempts={"Fn::If": ["Prod", 3, -1]},
+        MaximumRecordAgeInSeconds={"Fn::If": ["Prod", 3600, {"Ref": "AWS::NoValue"}]},
+    )
+    t["Parameters"] = {"Batch": {"Type": "Number", "Default": 20_000}, "Stage": {"Type": "String", "Default": "dev"}}
+    t["Conditions"] = {"Prod": {"Fn::Equals": [{"Ref": "Stage"}, "prod"]}}
+    messages = {f.rule_id: f.message for f in run_checks(t)}
+    assert messages["OutOfRange"].endswith("got 20000 (assuming parameter Batch = 20000 (its default))")
+    assert messages["StreamUnboundedRetries"].endswith("(assuming condition Prod is false)")
+    t["Parameters"]["Stage"]["Default"] = "prod"
+    t["Parameters"]["Batch"]["Default"] = 100
+    assert run_checks(t) == []
+
+
+def test_a_resource_created_only_under_a_condition_says_so():
+    t = kinesis_template(MaximumRetryAttempts=-1, MaximumRecordAgeInSeconds=-1)
+    t["Conditions"] = {"Never": {"Fn::Equals": ["a", "b"]}}
+    t["Resources"]["Mapping"]["Condition"] = "Never"
+    [finding] = run_checks(t)
+    assert finding.message.endswith(
+        "(assuming created only when condition Never holds; false with the parameter defaults)"
+    )
+
+
+def test_ssm_parameters_and_parameters_without_defaults_stay_unresolved():
+    t = kinesis_template(BatchSize={"Ref": "Batch"}, MaximumRetryAttempts={"Ref": "Retries"})
+    t["Parameters"] = {
+        "Batch": {"Type": "AWS::SSM::Parameter::Value<String>", "Default": "/config/batch"},
+        "Retries": {"Type": "Number"},
+    }
+    assert run_checks(t) == []

@@ -10,6 +10,7 @@ module each.
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
+from dataclasses import replace
 from typing import Any
 
 from constructs_lib.checks import asynchronous, destinations, permissions, ranges, sqs, streams  # noqa: F401 - registers
@@ -24,5 +25,13 @@ def run_checks(template: Mapping[str, Any] | TemplateView, rules: Iterable[str] 
     """Findings of `rules` (default: all) for one template, sorted by resource and rule."""
     view = template if isinstance(template, TemplateView) else TemplateView(template)
     selected = [RULES[rule_id] for rule_id in rules] if rules is not None else list(RULES.values())
-    findings = [finding for rule in selected for finding in rule.run(view)]
+    findings = [_with_assumptions(view, finding) for rule in selected for finding in rule.run(view)]
     return sorted(set(findings), key=lambda f: (f.resource, f.rule_id, f.message))
+
+
+def _with_assumptions(view: TemplateView, finding: Finding) -> Finding:
+    """A finding that depends on parameter defaults or conditions says so."""
+    assumed = view.resolution.assumed_by(finding.resource, finding.message)
+    if not assumed:
+        return finding
+    return replace(finding, message=f"{finding.message} (assuming {'; '.join(assumed)})")

@@ -6,7 +6,15 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from constructs_lib.checks.template import MANAGED_POLICY, POLICY, ROLE, TemplateView, arn_service, matches
+from constructs_lib.checks.template import (
+    MANAGED_POLICY,
+    POLICY,
+    ROLE,
+    TemplateView,
+    arn_service,
+    as_list,
+    matches,
+)
 
 # AWS managed policies commonly attached to Lambda roles, with the statements that matter here. A role with
 # any other managed policy is not checked for missing permissions: what it grants cannot be known.
@@ -73,9 +81,9 @@ def role_grants(view: TemplateView, function_id: str) -> Grants | None:
         return None
     role = view.properties(role_id)
     statements: list[Mapping[str, Any]] = []
-    for policy in role.get("Policies", []) or []:
+    for policy in as_list(role.get("Policies")):
         statements += _statements(policy.get("PolicyDocument") if isinstance(policy, Mapping) else None)
-    for managed_arn in role.get("ManagedPolicyArns", []) or []:
+    for managed_arn in as_list(role.get("ManagedPolicyArns")):
         rendered = view.render(managed_arn)
         name = rendered.rsplit("/", 1)[-1] if rendered and ":iam::aws:policy/" in rendered else None
         if name in KNOWN_MANAGED_POLICIES:
@@ -84,10 +92,8 @@ def role_grants(view: TemplateView, function_id: str) -> Grants | None:
             continue  # read below, from the policy resource itself
         else:
             return None
-    for _, policy in view.of_type(POLICY, MANAGED_POLICY):
-        attached = policy.get("Roles", []) or []
-        if any(view.referenced_id(role) == role_id for role in attached if isinstance(attached, list)):
-            statements += _statements(policy.get("PolicyDocument"))
+    for document in view.policies_by_role.get(role_id, []):
+        statements += _statements(document)
     return Grants(tuple(statements))
 
 
@@ -115,21 +121,38 @@ def _resource_matches(view: TemplateView, pattern_value: Any, resource: str) -> 
         return True  # an intrinsic that cannot be followed: do not claim the grant is missing
     if matches(pattern, resource):
         return True
-    # A literal wildcard ARN of the resource's service may well cover a resource known only by its logical id.
-    if "*" in pattern and resource.startswith("${"):
+    # A literal wildcard ARN of the resource's service may well cover a resource known only by its logical id;
+    # a pattern that names another resource of the template does not.
+    if "*" in pattern and "${" not in pattern and resource.startswith("${"):
         resource_type = view.type_of(resource[2:].split("}", 1)[0].split(".", 1)[0]) or ""
         service = resource_type.split("::")[1].lower() if resource_type.count("::") == 2 else None
         return service is not None and arn_service(pattern) == service
     return False
 
 
-def _statement_allows(view: TemplateView, statement: Mapping[str, Any], action: str, resource: str) -> bool:
+def _statement_allows_action(statement: Mapping[str, Any], action: str) -> bool:
     if "NotAction" in statement:
-        action_ok = not any(_action_matches(p, action) for p in _as_list(statement["NotAction"]))
-    else:
-        action_ok = any(_action_matches(p, action) for p in _as_list(statement.get("Action")))
-    if not action_ok:
+        return not any(_action_matches(p, action) for p in _as_list(statement["NotAction"]))
+    return any(_action_matches(p, action) for p in _as_list(statement.get("Action")))
+
+
+def _statement_allows(view: TemplateView, statement: Mapping[str, Any], action: str, resource: str) -> bool:
+    if not _statement_allows_action(statement, action):
         return False
     if "NotResource" in statement:
         return not any(_resource_matches(view, p, resource) for p in _as_list(statement["NotResource"]))
     return any(_resource_matches(view, p, resource) for p in _as_list(statement.get("Resource")))
+
+
+def statements_granting(view: TemplateView, action: str) -> list[Mapping[str, Any]]:
+    """Allow statements of any role or policy of the template whose actions cover `action`."""
+    documents: list[Any] = []
+    for _, role in view.of_type(ROLE):
+        documents += [p.get("PolicyDocument") for p in as_list(role.get("Policies")) if isinstance(p, Mapping)]
+    documents += [policy.get("PolicyDocument") for _, policy in view.of_type(POLICY, MANAGED_POLICY)]
+    statements = [statement for document in documents for statement in _statements(document)]
+    return [s for s in statements if _statement_allows_action(s, action)]
+
+
+def statement_covers(view: TemplateView, statement: Mapping[str, Any], action: str, resource: str) -> bool:
+    return _statement_allows(view, statement, action, resource)

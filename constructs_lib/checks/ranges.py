@@ -5,9 +5,26 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 from constructs_lib.checks.model import Level, rule
-from constructs_lib.checks.template import DYNAMODB, SQS, TemplateView, number, truthy
+from constructs_lib.checks.template import (
+    DYNAMODB,
+    KINESIS,
+    SQS,
+    STREAM,
+    STREAM_CONSUMER,
+    TemplateView,
+    as_mapping,
+    number,
+    truthy,
+)
 from constructs_lib.errors import Violation
-from constructs_lib.limits import LIMITS, check_dynamodb_record_age, check_limit, check_sqs_batching
+from constructs_lib.limits import (
+    LIMITS,
+    UNRESOLVED,
+    check_dynamodb_record_age,
+    check_kinesis_record_age,
+    check_limit,
+    check_sqs_batching,
+)
 
 ASYNC_RANGES = ("async.retry_attempts", "async.max_event_age")
 STREAM_RANGES = (
@@ -55,7 +72,7 @@ def out_of_range(view: TemplateView) -> Iterator[tuple[str, str]]:
                 batch_setting="BatchSize",
                 window_setting="MaximumBatchingWindowInSeconds",
             )
-            scaling = properties.get("ScalingConfig") or {}
+            scaling = as_mapping(properties.get("ScalingConfig"))
             limit = LIMITS["sqs.max_concurrency"]
             found += check_limit(
                 limit, number(scaling.get("MaximumConcurrency")), path=mapping.logical_id, setting=limit.cfn_property
@@ -69,15 +86,41 @@ def out_of_range(view: TemplateView) -> Iterator[tuple[str, str]]:
 @rule(
     "RecordAgeBeyondRetention",
     Level.WARNING,
-    explanation="DynamoDB stream records live 24 hours, so a larger maximum record age never triggers.",
-    fix="Set MaximumRecordAgeInSeconds to 86400 or less.",
+    explanation="Records leave the stream at its retention (24 hours for DynamoDB, RetentionPeriodHours for "
+    "Kinesis, 24 by default), so a maximum record age at or beyond it never triggers: old records expire unread.",
+    fix="Set MaximumRecordAgeInSeconds below the stream's retention (or raise the Kinesis retention).",
 )
 def record_age_beyond_retention(view: TemplateView) -> Iterator[tuple[str, str]]:
     for mapping in view.mappings:
+        age = number(mapping.properties.get("MaximumRecordAgeInSeconds"))
         if mapping.source == DYNAMODB:
-            age = number(mapping.properties.get("MaximumRecordAgeInSeconds"))
-            for violation in check_dynamodb_record_age(age, path=mapping.logical_id):
-                yield (
-                    mapping.logical_id,
-                    f"MaximumRecordAgeInSeconds should be {violation.allowed}, got {violation.given}",
-                )
+            found = check_dynamodb_record_age(age, path=mapping.logical_id)
+        elif mapping.source == KINESIS and mapping.source_id is not None:
+            retention = _kinesis_retention_seconds(view, mapping.source_id)
+            if retention is UNRESOLVED:
+                continue
+            found = check_kinesis_record_age(age, retention, path=mapping.logical_id)
+        else:
+            continue  # a stream outside the template: its retention is unknown
+        for violation in found:
+            yield (
+                mapping.logical_id,
+                f"MaximumRecordAgeInSeconds should be {violation.allowed}, got {violation.given}",
+            )
+
+
+def _kinesis_retention_seconds(view: TemplateView, source_id: str) -> object:
+    """The retention of a Kinesis stream of the template (None: the default); UNRESOLVED when unknown."""
+    stream_id = source_id
+    if view.type_of(source_id) == STREAM_CONSUMER:
+        stream_id = view.referenced_id(view.properties(source_id).get("StreamARN"))
+        if stream_id is None:
+            return UNRESOLVED
+    if view.type_of(stream_id) != STREAM:
+        return UNRESOLVED
+    hours = number(as_mapping(view.properties(stream_id)).get("RetentionPeriodHours"))
+    if hours is None:
+        return None
+    if isinstance(hours, bool) or not isinstance(hours, int | float):
+        return UNRESOLVED
+    return hours * 3600

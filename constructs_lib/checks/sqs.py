@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 from constructs_lib.checks.model import Level, rule
-from constructs_lib.checks.template import SQS, TemplateView, number, truthy
+from constructs_lib.checks.template import SQS, TemplateView, number, redrive_policy, truthy
 from constructs_lib.limits import check_max_receive_count, check_visibility_timeout
 
 STREAM_ONLY_SETTINGS = (
@@ -51,11 +51,11 @@ def sqs_source_no_redrive(view: TemplateView) -> Iterator[tuple[str, str]]:
         if mapping.source_id is None:
             continue
         queue = view.properties(mapping.source_id)
-        redrive = queue.get("RedrivePolicy")
-        if not redrive:
+        if not queue.get("RedrivePolicy"):
             yield mapping.source_id, f"queue is consumed by {mapping.logical_id} but has no redrive policy"
             continue
-        dead_letters = view.target(redrive.get("deadLetterTargetArn")) if isinstance(redrive, dict) else None
+        redrive = redrive_policy(queue)
+        dead_letters = view.target(redrive.get("deadLetterTargetArn")) if redrive else None
         if truthy(queue.get("FifoQueue", False)) and dead_letters is not None and dead_letters.fifo is False:
             yield mapping.source_id, f"FIFO queue has the standard dead-letter queue {dead_letters.describe()}"
 
@@ -94,8 +94,8 @@ def sqs_visibility_timeout_below_advice(view: TemplateView) -> Iterator[tuple[st
 )
 def sqs_low_max_receive_count(view: TemplateView) -> Iterator[tuple[str, str]]:
     for mapping in _sqs_mappings(view):
-        redrive = view.properties(mapping.source_id).get("RedrivePolicy") if mapping.source_id else None
-        if isinstance(redrive, dict):
+        redrive = redrive_policy(view.properties(mapping.source_id)) if mapping.source_id else None
+        if redrive:
             for violation in check_max_receive_count(number(redrive.get("maxReceiveCount")), path=mapping.source_id):
                 yield mapping.source_id, f"{violation.setting} should be {violation.allowed}, got {violation.given}"
 

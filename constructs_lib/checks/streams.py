@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 from constructs_lib.checks.model import Level, rule
-from constructs_lib.checks.template import SQS, TemplateView, number, truthy
+from constructs_lib.checks.template import SQS, TemplateView, as_mapping, number, truthy
 from constructs_lib.limits import INFINITE, UNRESOLVED
 
 
@@ -48,7 +48,7 @@ def stream_unbounded_retries(view: TemplateView) -> Iterator[tuple[str, str]]:
 )
 def stream_no_failure_destination(view: TemplateView) -> Iterator[tuple[str, str]]:
     for mapping in view.mappings:
-        destination = (mapping.properties.get("DestinationConfig") or {}).get("OnFailure") or {}
+        destination = as_mapping(as_mapping(mapping.properties.get("DestinationConfig")).get("OnFailure"))
         if mapping.is_stream and not destination.get("Destination"):
             yield mapping.logical_id, f"{mapping.source} mapping has no on-failure destination"
 
@@ -77,9 +77,12 @@ def stream_no_bisect(view: TemplateView) -> Iterator[tuple[str, str]]:
 )
 def no_report_batch_item_failures(view: TemplateView) -> Iterator[tuple[str, str]]:
     for mapping in view.mappings:
-        if mapping.source is None:
+        # A batch of one record has nothing to report partially.
+        if mapping.source is None or number(mapping.properties.get("BatchSize")) == 1:
             continue
         response_types = mapping.properties.get("FunctionResponseTypes") or []
-        if isinstance(response_types, list) and "ReportBatchItemFailures" not in response_types:
+        # A parameter (or any intrinsic) may well hold ReportBatchItemFailures: not judged.
+        written = isinstance(response_types, list) and all(isinstance(t, str) for t in response_types)
+        if written and "ReportBatchItemFailures" not in response_types:
             kind = "SQS" if mapping.source == SQS else mapping.source
             yield mapping.logical_id, f"{kind} mapping does not use ReportBatchItemFailures"

@@ -7,12 +7,14 @@ skip what is unknown rather than guess.
 from __future__ import annotations
 
 import fnmatch
+import json
 import re
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from functools import cached_property
 from typing import Any
 
+from constructs_lib.checks.resolve import resolve
 from constructs_lib.limits import UNRESOLVED, CheckedValue, DestinationKind
 
 FUNCTION = "AWS::Lambda::Function"
@@ -92,6 +94,52 @@ def truthy(value: Any) -> bool | None:
     return None if isinstance(value, dict) else bool(value)
 
 
+def as_mapping(value: Any) -> Mapping[str, Any]:
+    """`value` when it is a mapping, else an empty one: templates written by hand put anything anywhere."""
+    return value if isinstance(value, Mapping) else {}
+
+
+def as_list(value: Any) -> list[Any]:
+    return value if isinstance(value, list) else []
+
+
+def getatt_parts(argument: Any) -> tuple[str, str] | None:
+    """(logical id, attribute) of an Fn::GetAtt argument, ["Id", "Attr"] or "Id.Attr"; None when malformed."""
+    if isinstance(argument, list) and len(argument) == 2 and all(isinstance(part, str) for part in argument):
+        return argument[0], argument[1]
+    if isinstance(argument, str) and "." in argument:
+        logical_id, attribute = argument.split(".", 1)
+        return logical_id, attribute
+    return None
+
+
+def redrive_policy(queue_properties: Mapping[str, Any]) -> Mapping[str, Any] | None:
+    """A queue's RedrivePolicy as a mapping; the schema also allows a JSON string. None when absent or
+    unreadable (an intrinsic, a string that is not a JSON object)."""
+    policy = queue_properties.get("RedrivePolicy")
+    if isinstance(policy, str):
+        try:
+            policy = json.loads(policy)
+        except ValueError:
+            return None
+    return policy if isinstance(policy, Mapping) and policy else None
+
+
+# An ARN that Fn::Sub / Fn::Join builds around a resource's name means that resource: service, what precedes
+# the name in the resource part, and the resource types it may name.
+_ARN_AROUND_NAME = re.compile(r"^arn:[^:]*:([a-z0-9-]+):[^:]*:[^:]*:(.*?)\$\{([A-Za-z0-9]+)\}(.*)$")
+_NAMED_BY_ARN = {
+    ("sqs", ""): ("AWS::SQS::Queue",),
+    ("sns", ""): ("AWS::SNS::Topic",),
+    ("lambda", "function:"): ("AWS::Lambda::Function",),
+    ("kinesis", "stream/"): ("AWS::Kinesis::Stream",),
+    ("events", "event-bus/"): ("AWS::Events::EventBus",),
+    ("kms", "key/"): ("AWS::KMS::Key",),
+    ("dynamodb", "table/"): ("AWS::DynamoDB::Table", "AWS::DynamoDB::GlobalTable"),
+    ("s3", ""): ("AWS::S3::Bucket",),
+}
+
+
 @dataclass(frozen=True)
 class Target:
     """Something a function delivers to or reads from, as far as the template tells."""
@@ -122,10 +170,15 @@ class MappingView:
 
 
 class TemplateView:
+    """The template as it deploys with its parameter defaults (see resolve.py); `resolution` tells, per
+    resource, what that assumed."""
+
     def __init__(self, template: Mapping[str, Any]) -> None:
-        resources = template.get("Resources")
-        if not isinstance(resources, Mapping):
+        if not isinstance(template, Mapping) or not isinstance(template.get("Resources"), Mapping):
             raise ValueError("not a CloudFormation template: it has no Resources mapping")
+        self.resolution = resolve(template)
+        template = self.resolution.template
+        resources = template["Resources"]
         self.template = template
         self.resources: dict[str, Mapping[str, Any]] = {
             logical_id: resource for logical_id, resource in resources.items() if isinstance(resource, Mapping)
@@ -134,17 +187,41 @@ class TemplateView:
     # --- basics ------------------------------------------------------------------------------------------
 
     def type_of(self, logical_id: str | None) -> str | None:
-        resource = self.resources.get(logical_id) if logical_id else None
-        return resource.get("Type") if resource else None
+        resource = self.resources.get(logical_id) if isinstance(logical_id, str) else None
+        kind = resource.get("Type") if resource else None
+        return kind if isinstance(kind, str) else None
 
     def properties(self, logical_id: str) -> Mapping[str, Any]:
-        properties = self.resources.get(logical_id, {}).get("Properties", {})
-        return properties if isinstance(properties, Mapping) else {}
+        return as_mapping(as_mapping(self.resources.get(logical_id)).get("Properties"))
+
+    @cached_property
+    def _ids_by_type(self) -> dict[str, list[str]]:
+        ids: dict[str, list[str]] = {}
+        for logical_id, resource in self.resources.items():
+            kind = resource.get("Type")
+            if isinstance(kind, str):
+                ids.setdefault(kind, []).append(logical_id)
+        return ids
 
     def of_type(self, *types: str) -> Iterator[tuple[str, Mapping[str, Any]]]:
-        for logical_id, resource in self.resources.items():
-            if resource.get("Type") in types:
-                yield logical_id, self.properties(logical_id)
+        """(logical id, properties) of the resources of these types, in template order."""
+        ids = [logical_id for kind in types for logical_id in self._ids_by_type.get(kind, ())]
+        if len(types) > 1:
+            order = {logical_id: position for position, logical_id in enumerate(self.resources)}
+            ids.sort(key=order.__getitem__)
+        for logical_id in ids:
+            yield logical_id, self.properties(logical_id)
+
+    @cached_property
+    def policies_by_role(self) -> dict[str, list[Any]]:
+        """Role logical id -> the policy documents of the AWS::IAM::Policy / ManagedPolicy resources attached."""
+        attached: dict[str, list[Any]] = {}
+        for _, policy in self.of_type("AWS::IAM::Policy", "AWS::IAM::ManagedPolicy"):
+            for role in as_list(policy.get("Roles")):
+                role_id = self.referenced_id(role)
+                if role_id is not None:
+                    attached.setdefault(role_id, []).append(policy.get("PolicyDocument"))
+        return attached
 
     def referenced_id(self, value: Any) -> str | None:
         """The logical id a Ref or GetAtt points at, if it is a resource of this template."""
@@ -152,46 +229,82 @@ class TemplateView:
             if "Ref" in value:
                 target = value["Ref"]
             elif "Fn::GetAtt" in value:
-                attribute = value["Fn::GetAtt"]
-                target = attribute[0] if isinstance(attribute, list) else str(attribute).split(".", 1)[0]
+                parts = getatt_parts(value["Fn::GetAtt"])
+                target = parts[0] if parts else None
             else:
                 return None
             return target if isinstance(target, str) and target in self.resources else None
         return None
 
     def render(self, value: Any) -> str | None:
-        """A comparable string for an ARN-like value: "${Id}" for a resource's identity, "${Id.Attr}" for
-        another attribute, pseudo parameters as "*"; None when it cannot be followed."""
+        """A comparable string for an ARN-like value: "${Id}" for a resource's identity (also an ARN built
+        around its name), "${Id.Attr}" for another attribute, pseudo parameters as "*"; None when it cannot be
+        followed."""
+        rendered = self._render(value, depth=0)
+        return self._canonical(rendered) if rendered is not None and not isinstance(value, str) else rendered
+
+    def _render(self, value: Any, depth: int) -> str | None:
         if isinstance(value, str):
             return value
-        if not isinstance(value, Mapping) or len(value) != 1:
+        if not isinstance(value, Mapping) or len(value) != 1 or depth > 20:
             return None
         ((function, argument),) = value.items()
         if function == "Ref":
             if isinstance(argument, str) and argument.startswith("AWS::"):
                 return "*"
-            return f"${{{argument}}}" if argument in self.resources else None
+            return f"${{{argument}}}" if isinstance(argument, str) and argument in self.resources else None
         if function == "Fn::GetAtt":
-            logical_id, attribute = argument if isinstance(argument, list) else str(argument).split(".", 1)
-            if logical_id not in self.resources:
+            parts = getatt_parts(argument)
+            if parts is None or parts[0] not in self.resources:
                 return None
+            logical_id, attribute = parts
             return f"${{{logical_id}}}" if attribute in IDENTITY_ATTRIBUTES else f"${{{logical_id}.{attribute}}}"
         if function == "Fn::Join" and isinstance(argument, list) and len(argument) == 2:
-            parts = [self.render(part) for part in argument[1]] if isinstance(argument[1], list) else [None]
-            return None if None in parts else str(argument[0]).join(parts)
+            separator, items = argument
+            if not isinstance(separator, str) or not isinstance(items, list):
+                return None
+            parts = [self._render(part, depth + 1) for part in items]
+            return None if None in parts else separator.join(parts)  # type: ignore[arg-type]
         if function == "Fn::Sub":
-            text, variables = (argument, {}) if isinstance(argument, str) else (argument[0], argument[1])
+            if isinstance(argument, str):
+                text, variables = argument, {}
+            elif isinstance(argument, list) and len(argument) == 2 and isinstance(argument[0], str):
+                text, variables = argument[0], as_mapping(argument[1])
+            else:
+                return None
 
             def substitute(match: re.Match[str]) -> str:
                 name = match.group(1)
                 if name in variables:
-                    return self.render(variables[name]) or "*"
+                    return self._render(variables[name], depth + 1) or "*"
                 if "." in name:
-                    return self.render({"Fn::GetAtt": name.split(".", 1)}) or "*"
-                return self.render({"Ref": name}) or "*"
+                    return self._render({"Fn::GetAtt": name.split(".", 1)}, depth + 1) or "*"
+                return self._render({"Ref": name}, depth + 1) or "*"
 
             return _SUB_VARIABLE.sub(substitute, text)
         return None
+
+    def named_id(self, rendered: str) -> str | None:
+        """The resource a canonical rendering is ("${Id}" or "${Id.Attr}"), if it is one of this template's."""
+        if rendered.startswith("${") and rendered.endswith("}") and rendered.count("${") == 1:
+            logical_id = rendered[2:-1].split(".", 1)[0]
+            return logical_id if logical_id in self.resources else None
+        return None
+
+    def _canonical(self, rendered: str) -> str:
+        """ "arn:...:sqs:${AWS::Region}:${AWS::AccountId}:${Queue.QueueName}" is the queue itself: "${Queue}"."""
+        match = _ARN_AROUND_NAME.match(rendered)
+        if match is None:
+            match = re.match(r"^arn:[^:]*:(s3):::()\$\{([A-Za-z0-9]+)\}(.*)$", rendered)
+            if match is None:
+                return rendered
+        service, prefix, logical_id, suffix = match.groups()
+        types = _NAMED_BY_ARN.get((service, prefix))
+        if types is None or self.type_of(logical_id) not in types:
+            return rendered
+        if service == "dynamodb":
+            return f"${{{logical_id}.StreamArn}}" if suffix.startswith("/stream/") else f"${{{logical_id}}}{suffix}"
+        return f"${{{logical_id}}}{suffix}"
 
     # --- functions ---------------------------------------------------------------------------------------
 
@@ -199,6 +312,9 @@ class TemplateView:
         """The function a FunctionName / TargetArn value means: a function, or the function of an alias or
         version, when it is defined in this template."""
         logical_id = self.referenced_id(value)
+        if logical_id is None and isinstance(value, Mapping):
+            rendered = self.render(value)
+            logical_id = self.named_id(rendered) if rendered else None
         kind = self.type_of(logical_id)
         if kind == FUNCTION:
             return logical_id
@@ -223,7 +339,8 @@ class TemplateView:
         if rendered is None or "alias/aws/" in rendered:
             return None
         if rendered.startswith("${"):
-            return rendered if self.type_of(self.referenced_id(value)) == KEY else None
+            key_id = self.referenced_id(value) or self.named_id(rendered)
+            return f"${{{key_id}}}" if self.type_of(key_id) == KEY else None
         return rendered if rendered.startswith("arn:") and ":key/" in rendered else None
 
     def target(self, value: Any) -> Target | None:
@@ -232,6 +349,8 @@ class TemplateView:
         if rendered is None:
             return None
         logical_id = self.referenced_id(value)
+        if logical_id is None:
+            logical_id = self.named_id(rendered)
         if logical_id is not None and rendered == f"${{{logical_id}}}":
             kind = KIND_BY_TYPE.get(self.type_of(logical_id))
             properties = self.properties(logical_id)
@@ -254,7 +373,7 @@ class TemplateView:
         return Target(rendered, kind, None, fifo, None)
 
     def _bucket_key(self, properties: Mapping[str, Any]) -> str | None:
-        encryption = properties.get("BucketEncryption", {})
+        encryption = as_mapping(properties.get("BucketEncryption"))
         rules = encryption.get("ServerSideEncryptionConfiguration", []) if isinstance(encryption, Mapping) else []
         for sse in rules if isinstance(rules, list) else []:
             default = sse.get("ServerSideEncryptionByDefault", {}) if isinstance(sse, Mapping) else {}
@@ -277,6 +396,8 @@ class TemplateView:
     def _source(self, value: Any) -> tuple[str | None, str | None, str | None]:
         source_id = self.referenced_id(value)
         rendered = self.render(value)
+        if source_id is None and rendered is not None:
+            source_id = self.named_id(rendered)
         source_type = self.type_of(source_id)
         if source_type == STREAM:
             return KINESIS, source_id, rendered
@@ -341,16 +462,16 @@ class Destination:
 def destinations(view: TemplateView) -> Iterator[Destination]:
     """Every destination and dead-letter target configured in the template."""
     for logical_id, properties, function_id in view.invoke_configs:
-        config = properties.get("DestinationConfig") or {}
+        config = as_mapping(properties.get("DestinationConfig"))
         for role in ("OnSuccess", "OnFailure"):
-            value = (config.get(role) or {}).get("Destination")
+            value = as_mapping(config.get(role)).get("Destination")
             if value:
                 yield Destination(logical_id, role, value, function_id)
     for mapping in view.mappings:
-        value = ((mapping.properties.get("DestinationConfig") or {}).get("OnFailure") or {}).get("Destination")
+        value = as_mapping(as_mapping(mapping.properties.get("DestinationConfig")).get("OnFailure")).get("Destination")
         if value:
             yield Destination(mapping.logical_id, "OnFailure", value, mapping.function_id)
     for logical_id, properties in view.of_type(FUNCTION):
-        value = (properties.get("DeadLetterConfig") or {}).get("TargetArn")
+        value = as_mapping(properties.get("DeadLetterConfig")).get("TargetArn")
         if value:
             yield Destination(logical_id, "DeadLetterConfig", value, logical_id)

@@ -12,7 +12,7 @@ from constructs import Construct
 from constructs_lib._cdk import child_path, has_member, seconds_or_unresolved
 from constructs_lib.alarms import add_alarm_actions, check_alarms_flag, queue_alarms
 from constructs_lib.errors import Violation, raise_if_any
-from constructs_lib.limits import SQS_MAX_RETENTION_SECONDS, CheckedValue
+from constructs_lib.limits import SQS_MAX_RETENTION_SECONDS, CheckedValue, Invalid
 
 FAILURE_RETENTION = cdk.Duration.seconds(SQS_MAX_RETENTION_SECONDS)  # 14 days
 
@@ -98,17 +98,16 @@ class FailureQueue(sqs.Queue):
             )
         if queue_props.get("enforce_ssl") is False:
             violations.append(Violation(path, "enforce_ssl", "True for a failure queue", "False"))
+        retention = seconds_or_unresolved(queue_props.get("retention_period"))
+        if isinstance(retention, Invalid):  # aws-cdk would fail converting it, half-way through the queue
+            violations.append(Violation(path, "retention_period", retention.allowed, retention.given))
         raise_if_any(violations)
 
         props: dict[str, Any] = {"enforce_ssl": True, "retention_period": FAILURE_RETENTION, **queue_props}
         if "encryption" not in props and "encryption_master_key" not in props:
             props["encryption"] = sqs.QueueEncryption.SQS_MANAGED
         super().__init__(scope, id, **props)
-        self.retention_seconds: CheckedValue = (
-            seconds_or_unresolved(queue_props["retention_period"])
-            if "retention_period" in queue_props
-            else SQS_MAX_RETENTION_SECONDS
-        )
+        self.retention_seconds: CheckedValue = SQS_MAX_RETENTION_SECONDS if retention is None else retention
         """How long the queue keeps a failure record, in seconds (UNRESOLVED for a token)."""
 
         if queue_props.get("dead_letter_queue") is None:

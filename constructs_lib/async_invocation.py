@@ -10,10 +10,26 @@ from aws_cdk import aws_lambda as lambda_
 from constructs import Construct, IConstruct
 
 from constructs_lib import alarms as alarm_lib
-from constructs_lib._cdk import child_path, number_or_unresolved, seconds_or_unresolved
+from constructs_lib._cdk import (
+    app_key,
+    check_flag,
+    child_path,
+    has_member,
+    number_or_unresolved,
+    remember_stack,
+    seconds_or_unresolved,
+    stack_of,
+)
 from constructs_lib.errors import Violation, raise_if_any
 from constructs_lib.failure_queue import DEFAULT_FAILURE_QUEUE, FailureQueue, check_failure_home, needs_queue_alarms
-from constructs_lib.functions import FunctionSubject, grant_statements, subject_of
+from constructs_lib.functions import (
+    LATEST,
+    FunctionSubject,
+    check_environment,
+    check_role,
+    grant_statements,
+    subject_of,
+)
 from constructs_lib.limits import (
     LAG_ALARM_FRACTION,
     LIMITS,
@@ -23,11 +39,45 @@ from constructs_lib.limits import (
     check_limit,
     human_duration,
 )
-from constructs_lib.targets import Target, checked_target, describe_object, resolve_target
+from constructs_lib.targets import Target, checked_target, describe_object, kms_statements, resolve_target
 
-# The AsyncInvocation that configured a Function, Version or Alias is kept on that object, so a second one for
-# the same qualifier is caught without walking the construct tree.
-_CONFIGURED_BY = "_constructs_lib_async_invocation"
+# Every AsyncInvocation of an app with the function it configures, so that a second one for the same function and
+# qualifier is caught however the function is referenced (another wrapper, an import by ARN or name), without
+# walking the construct tree.
+_CONFIGURED: dict[str, list[tuple[FunctionSubject, AsyncInvocation]]] = {}
+
+
+def _configurations(scope: IConstruct) -> list[tuple[FunctionSubject, AsyncInvocation]]:
+    return _CONFIGURED.setdefault(app_key(scope), [])
+
+
+def _has_cdk_invoke_config(subject: FunctionSubject) -> bool:
+    """Whether aws-cdk configured the same qualifier itself: an ``EventInvokeConfig`` child of the object given,
+    and for $LATEST also of the function and of its ``latest_version``."""
+    nodes = [subject.given.node]
+    if subject.qualifier == LATEST:
+        if subject.base is not subject.given:
+            nodes.append(subject.base.node)
+        latest = nodes[-1].try_find_child(LATEST)
+        if latest is not None:
+            nodes.append(latest.node)
+    return any(node.try_find_child("EventInvokeConfig") is not None for node in nodes)
+
+
+def _cdk_dead_letter(subject: FunctionSubject) -> Any | None:
+    """The dead-letter queue or topic aws-cdk set on a Function defined in this app, if any (read once)."""
+    base = subject.base
+    if not isinstance(base, lambda_.Function):
+        return None
+    return base.dead_letter_queue or base.dead_letter_topic
+
+
+def _key_statements(target: Target) -> list[Any]:
+    """The KMS statements of a target (aws-cdk already grants the delivery action of a DLQ it set)."""
+    key = target.construct.encryption_master_key if target.kind is DestinationKind.SQS_QUEUE else None
+    if target.kind is DestinationKind.SNS_TOPIC:
+        key = getattr(target.construct, "master_key", None)
+    return list(kms_statements(key))
 
 
 class AsyncInvocation(Construct):
@@ -58,6 +108,10 @@ class AsyncInvocation(Construct):
         queue). Default: False.
     :param alarms: create the alarms below (``.alarms``); False creates none, for this construct and its default
         failure queue. Default: True.
+    :param grants_managed_elsewhere: set True when the function's role cannot take policies (an imported
+        function without role, ``Role.from_role_arn(..., mutable=False)``, ``role.without_policy_updates()``) and
+        you grant the permissions yourself: nothing is added to the role and an info annotation lists what is
+        needed. Without it such a role is a ValidationError, since every grant would be dropped. Default: False.
 
     Alarms, all on the function's metrics (``FunctionName``, plus ``Resource`` ``<name>:<qualifier>`` for a
     Version or Alias): ``EventsDroppedAlarm`` (AsyncEventsDropped >= 1: events failed for good),
@@ -86,11 +140,15 @@ class AsyncInvocation(Construct):
         dead_letter_queue: Any | None = None,
         discard_failures: bool = False,
         alarms: bool = True,
+        grants_managed_elsewhere: bool = False,
     ) -> None:
         path = child_path(scope, id)
         subject = subject_of(function)
         violations = self._check_function(scope, path, function, subject)
+        violations += check_role(subject, grants_managed_elsewhere, path=path)
+        violations += check_environment(subject, scope, path=path)
         violations += alarm_lib.check_alarms_flag(alarms, path=path)
+        violations += check_flag(discard_failures, path=path, setting="discard_failures")
         violations += check_limit(
             LIMITS["async.retry_attempts"], number_or_unresolved(retry_attempts), path=path, setting="retry_attempts"
         )
@@ -113,13 +171,26 @@ class AsyncInvocation(Construct):
             discard_failures=discard_failures,
             other_home="dead_letter_queue" if dead_letter_queue is not None else None,
         )
+        # A dead-letter queue set through aws-cdk (Function(dead_letter_queue=...)) is a home too: checked like
+        # ours and granted its KMS key, which aws-cdk forgets (aws-cdk#33153).
+        cdk_dead_letter = _cdk_dead_letter(subject) if subject is not None else None
+        cdk_dlq_target: Target | None = None
         if subject is not None and dead_letter_queue is not None:
-            violations += self._check_dead_letter_subject(path, subject, dead_letter_queue)
+            violations += self._check_dead_letter_subject(scope, path, subject, dead_letter_queue, cdk_dead_letter)
+        elif cdk_dead_letter is not None:
+            cdk_dlq_target, found = checked_target(
+                cdk_dead_letter,
+                "function.dead_letter_queue",
+                path=path,
+                setting=f"dead-letter queue of {subject.describe()} (set through aws-cdk)",
+            )
+            violations += found
         raise_if_any(violations)
         assert subject is not None  # a missing subject is a violation above
 
         super().__init__(scope, id)
-        setattr(subject.given, _CONFIGURED_BY, self)
+        remember_stack(self, scope)
+        _configurations(scope).append((subject, self))
         self.function = function
         self.qualifier = subject.qualifier
         self.failure_queue: FailureQueue | None = None
@@ -150,9 +221,22 @@ class AsyncInvocation(Construct):
         self.on_success_target = success_target
         self.on_failure_target = failure_target
         self.dead_letter_target = dlq_target
+        self._dead_letter_home_set_by_cdk = cdk_dead_letter
         for target in (success_target, failure_target, dlq_target):
             if target is not None:
-                grant_statements(self, subject, target.statements, target.describe)
+                grant_statements(
+                    self, subject, target.statements, target.describe, grants_managed_elsewhere=grants_managed_elsewhere
+                )
+        if cdk_dlq_target is not None:
+            key_statements = _key_statements(cdk_dlq_target)
+            if key_statements:
+                grant_statements(
+                    self,
+                    subject,
+                    key_statements,
+                    cdk_dlq_target.describe,
+                    grants_managed_elsewhere=grants_managed_elsewhere,
+                )
 
         self.alarms: list[cloudwatch.Alarm] = []
         if alarms:
@@ -236,7 +320,7 @@ class AsyncInvocation(Construct):
         """The function's dead-letter queue or topic: the one given here, or one aws-cdk already set on it."""
         if self.dead_letter_target is not None:
             return self.dead_letter_target.construct
-        return getattr(subject.base, "dead_letter_queue", None) or getattr(subject.base, "dead_letter_topic", None)
+        return self._dead_letter_home_set_by_cdk
 
     # --- validation (pure reads of the given objects; nothing is created) ---------------------------------
 
@@ -246,18 +330,18 @@ class AsyncInvocation(Construct):
     ) -> list[Violation]:
         if subject is None:
             return [Violation(path, "function", "a lambda Function, Version or Alias", describe_object(function))]
-        existing = getattr(subject.given, _CONFIGURED_BY, None)
-        if existing is not None:
-            return [
-                Violation(
-                    path,
-                    "function",
-                    "a function whose asynchronous invocation is not configured yet (one configuration per "
-                    "function and qualifier)",
-                    f"{subject.describe()}, already configured by {existing.node.path}",
-                )
-            ]
-        if subject.given.node.try_find_child("EventInvokeConfig") is not None:
+        for configured, existing in _configurations(scope):
+            if configured.qualifier == subject.qualifier and configured.same_function(subject):
+                return [
+                    Violation(
+                        path,
+                        "function",
+                        "a function whose asynchronous invocation is not configured yet (one configuration per "
+                        "function and qualifier)",
+                        f"{subject.describe()}, already configured by {existing.node.path}",
+                    )
+                ]
+        if _has_cdk_invoke_config(subject):
             return [
                 Violation(
                     path,
@@ -289,7 +373,9 @@ class AsyncInvocation(Construct):
         return target, violations
 
     @staticmethod
-    def _check_dead_letter_subject(path: str, subject: FunctionSubject, dead_letter_queue: Any) -> list[Violation]:
+    def _check_dead_letter_subject(
+        scope: IConstruct, path: str, subject: FunctionSubject, dead_letter_queue: Any, existing: Any
+    ) -> list[Violation]:
         if subject.kind != "Function":
             return [
                 Violation(
@@ -309,7 +395,6 @@ class AsyncInvocation(Construct):
                     f"imported {subject.describe()}",
                 )
             ]
-        existing = getattr(subject.base, "dead_letter_queue", None) or getattr(subject.base, "dead_letter_topic", None)
         if existing is not None and existing is not dead_letter_queue:
             return [
                 Violation(
@@ -318,6 +403,20 @@ class AsyncInvocation(Construct):
                     "the function's own dead-letter target or left out (a function has one DLQ)",
                     f"{describe_object(dead_letter_queue)}, while {subject.describe()} already has "
                     f"{describe_object(existing)}",
+                )
+            ]
+        ours = stack_of(scope)
+        function_stack = subject.stack
+        elsewhere = function_stack is not ours and function_stack.node.path != ours.node.path
+        if elsewhere and has_member(dead_letter_queue, "node") and cdk.Stack.of(dead_letter_queue) is ours:
+            return [
+                Violation(
+                    path,
+                    "dead_letter_queue",
+                    f"a queue or topic outside this construct's stack {ours.node.path}, e.g. in the function's "
+                    f"stack {function_stack.node.path}: the function's DeadLetterConfig would reference this "
+                    "stack, which references the function, a dependency cycle",
+                    describe_object(dead_letter_queue),
                 )
             ]
         return []

@@ -101,7 +101,9 @@ def _referenced_resource(arn: str) -> Any | None:
         return None
     resource = token.target
     owner = resource.node.scope
-    return owner if owner is not None and any(has_member(owner, a) for a in _ARN_ATTRIBUTE_BY_SERVICE.values()) else None
+    return (
+        owner if owner is not None and any(has_member(owner, a) for a in _ARN_ATTRIBUTE_BY_SERVICE.values()) else None
+    )
 
 
 def _resource_with_arn(stack: cdk.Stack, arn: str) -> Any | None:

@@ -16,6 +16,7 @@ from constructs_lib.limits import (
     SQS_MAX_MESSAGE_BYTES,
     SQS_MAX_RETENTION_SECONDS,
     CheckedValue,
+    Invalid,
     check_failure_queue_size,
 )
 
@@ -106,6 +107,9 @@ class FailureQueue(sqs.Queue):
             )
         if queue_props.get("enforce_ssl") is False:
             violations.append(Violation(path, "enforce_ssl", "True for a failure queue", "False"))
+        retention = seconds_or_unresolved(queue_props.get("retention_period"))
+        if isinstance(retention, Invalid):  # aws-cdk would fail converting it, half-way through the queue
+            violations.append(Violation(path, "retention_period", retention.allowed, retention.given))
         raise_if_any(violations)
 
         props: dict[str, Any] = {
@@ -117,11 +121,7 @@ class FailureQueue(sqs.Queue):
         if "encryption" not in props and "encryption_master_key" not in props:
             props["encryption"] = sqs.QueueEncryption.SQS_MANAGED
         super().__init__(scope, id, **props)
-        self.retention_seconds: CheckedValue = (
-            seconds_or_unresolved(queue_props["retention_period"])
-            if "retention_period" in queue_props
-            else SQS_MAX_RETENTION_SECONDS
-        )
+        self.retention_seconds: CheckedValue = SQS_MAX_RETENTION_SECONDS if retention is None else retention
         """How long the queue keeps a failure record, in seconds (UNRESOLVED for a token)."""
 
         size = props["max_message_size_bytes"]

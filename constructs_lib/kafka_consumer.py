@@ -46,7 +46,7 @@ from constructs_lib.limits import (
     kafka_on_failure_topic,
 )
 from constructs_lib.stream_consumer import _record_age_property, _record_age_seconds, _timestamp
-from constructs_lib.targets import Target, checked_target, customer_managed_key, describe_object, resolve_target
+from constructs_lib.targets import Target, checked_target, describe_object, kms_statements, resolve_target
 
 DEFAULT_RETRY_ATTEMPTS = RESILIENT_STREAM_RETRY_ATTEMPTS
 DEFAULT_MAX_RECORD_AGE = cdk.Duration.seconds(RESILIENT_STREAM_MAX_RECORD_AGE_SECONDS)
@@ -420,9 +420,7 @@ class KafkaConsumer(Construct):
         for held in (secret, root_ca_certificate):
             if held is not None:
                 statements.append(_allow(SECRET_READ_ACTIONS, held.secret_arn))
-                key = customer_managed_key(getattr(held, "encryption_key", None))
-                if key is not None:
-                    statements.append(_allow(KMS_READ_ACTIONS, key.key_arn))
+                statements += kms_statements(getattr(held, "encryption_key", None), KMS_READ_ACTIONS)
         grant_statements(self, subject, statements, self.describe_source)
         if self.on_failure_target is not None:
             target = self.on_failure_target

@@ -37,8 +37,18 @@ UNRESOLVED: Final = _Unresolved()
 INFINITE: Final = -1
 """AWS's value for 'no limit' on stream retries and record age."""
 
+
+@dataclass(frozen=True)
+class Invalid:
+    """A value no check can read (a type CloudFormation or jsii cannot take, a token CDK cannot convert): every
+    check reports it as given, with what is allowed instead."""
+
+    allowed: str
+    given: str
+
+
 Number = int | float
-CheckedValue = Number | _Unresolved | None
+CheckedValue = Number | _Unresolved | Invalid | None
 
 
 @dataclass(frozen=True)
@@ -93,6 +103,9 @@ LIMITS: Final[dict[str, Limit]] = {
     "stream.tumbling_window": Limit("TumblingWindowInSeconds", 0, 900, STREAM_MAPPINGS, "seconds"),
     "sqs.max_concurrency": Limit("ScalingConfig.MaximumConcurrency", 2, 1_000, SQS_MAPPINGS),
     "sqs_fifo.batch_size": Limit("BatchSize", 1, 10, SQS_FIFO_MAPPINGS),
+    # RedrivePolicy.maxReceiveCount: "Valid values: 1 to 1,000" (Amazon SQS Developer Guide, "Using dead-letter
+    # queues in Amazon SQS" / SetQueueAttributes API reference).
+    "sqs.max_receive_count": Limit("RedrivePolicy.maxReceiveCount", 1, 1_000, "SQS redrive policies"),
 }
 
 # Facts that are not ranges of one setting.
@@ -110,6 +123,22 @@ SQS_MAX_RETENTION_SECONDS: Final = 1_209_600
 """The longest an SQS queue keeps a message: 14 days."""
 KINESIS_DEFAULT_RETENTION_SECONDS: Final = 86_400
 """A Kinesis stream keeps records 24 hours unless RetentionPeriodHours says otherwise."""
+AWS_MANAGED_SQS_KEY_ALIAS: Final = "alias/aws/sqs"
+"""The AWS managed key of SQS (SSE-KMS without a customer key). Its key policy cannot be changed, so Lambda in
+another account cannot decrypt messages of a queue encrypted with it (Amazon SQS Developer Guide, "Key management":
+cross-account access needs a customer managed key)."""
+
+# Event filtering, AWS Lambda Developer Guide, "Control which events Lambda sends to your function" and the
+# per-source pages "Using event filtering with a Kinesis / DynamoDB / Amazon SQS event source" (checked 2026-12):
+# "Kinesis event source mappings only support filtering on the data key", DynamoDB "only ... on the dynamodb key",
+# SQS "only ... on the body key". A pattern on any other key matches no record, so every record is discarded.
+FILTERABLE_KEYS: Final[dict[str, tuple[str, ...]]] = {
+    "kinesis": ("data",),
+    "dynamodb": ("dynamodb",),
+    "sqs": ("body",),
+}
+MAX_FILTERS_PER_MAPPING: Final = 10
+"""Five filters by default; a quota increase allows up to 10 per event source mapping, never more."""
 
 # What AWS applies to a setting a template leaves out (verify compares a live value with these). Sources:
 # Lambda API reference, EventSourceMappingConfiguration (docs.aws.amazon.com/lambda/latest/api/
@@ -190,6 +219,8 @@ def check_limit(limit: Limit, value: CheckedValue, *, path: str, setting: str) -
     """Violations of `limit` by `value`: none for None (not set) or UNRESOLVED (a token)."""
     if value is None or value is UNRESOLVED:
         return []
+    if isinstance(value, Invalid):
+        return [Violation(path, setting, value.allowed, value.given)]
     if isinstance(value, bool) or not isinstance(value, int | float) or math.isnan(value):
         return [Violation(path, setting, f"a number, {limit.describe()} for {limit.applies_to}", repr(value))]
     if not float(value).is_integer():
@@ -340,6 +371,95 @@ def check_dynamodb_record_age(max_record_age: CheckedValue, *, path: str) -> lis
             )
         ]
     return []
+
+
+def check_filter_patterns(
+    patterns: list[object], *, source: str, path: str, count: int | None = None
+) -> list[Violation]:
+    """Each parsed filter pattern must be a JSON object whose top-level keys the source can filter on
+    (``FILTERABLE_KEYS[source]``); a pattern on another key discards every record. At most
+    ``MAX_FILTERS_PER_MAPPING`` filters (`count`, when some patterns could not be parsed)."""
+    allowed = FILTERABLE_KEYS[source]
+    listed = " or ".join(f"'{key}'" for key in allowed)
+    violations = []
+    count = len(patterns) if count is None else count
+    if count > MAX_FILTERS_PER_MAPPING:
+        violations.append(
+            Violation(
+                path,
+                "filters",
+                f"at most {MAX_FILTERS_PER_MAPPING} filters per event source mapping (5 without a quota increase)",
+                str(count),
+            )
+        )
+    for index, pattern in enumerate(patterns):
+        if not isinstance(pattern, dict):
+            violations.append(
+                Violation(path, f"filters[{index}]", 'a JSON object pattern, e.g. {"body": {...}}', repr(pattern))
+            )
+            continue
+        wrong = sorted(str(key) for key in pattern if key not in allowed)
+        if wrong or not pattern:
+            violations.append(
+                Violation(
+                    path,
+                    f"filters[{index}]",
+                    f"a pattern on {listed} only: AWS filters {source} records on that key, a pattern on any "
+                    "other key matches nothing and every record is discarded",
+                    f"a pattern on {', '.join(repr(key) for key in wrong) if wrong else 'no key'}",
+                )
+            )
+    return violations
+
+
+def check_redrive_pairing(
+    *,
+    source_fifo: bool | None,
+    dead_letter_fifo: bool | None,
+    path: str,
+    setting: str = "queue",
+    source: str = "",
+    dead_letter: str = "",
+) -> list[Violation]:
+    """SQS requires the dead-letter queue of a FIFO queue to be FIFO and that of a standard queue to be standard
+    (Amazon SQS Developer Guide, "Configure a dead-letter queue"). None: unknown, not guessed. `source` and
+    `dead_letter` name the queues in the message."""
+    if source_fifo is None or dead_letter_fifo is None or source_fifo == dead_letter_fifo:
+        return []
+    kind = "FIFO" if source_fifo else "standard"
+    other = "FIFO" if dead_letter_fifo else "standard"
+    return [
+        Violation(
+            path,
+            setting,
+            f"a {kind} queue with a {kind} dead-letter queue (SQS requires both to be {kind})",
+            f"{kind} queue {source} with {other} dead-letter queue {dead_letter}".replace("  ", " ").strip(),
+        )
+    ]
+
+
+def check_dead_letter_retention(
+    *, source_retention: CheckedValue, dead_letter_retention: CheckedValue, source_fifo: bool | None, path: str
+) -> list[Violation]:
+    """A standard queue's message keeps its original enqueue time when moved to the dead-letter queue, so a DLQ
+    that keeps messages for less time than its source deletes old messages on arrival. AWS: "always set the
+    retention period of a dead-letter queue to be longer than the retention period of the original queue"
+    (Amazon SQS Developer Guide, "Setting-up dead-letter queue retention in Amazon SQS"). FIFO queues reset the
+    timestamp on the move, so they are not checked."""
+    if source_fifo or not (_resolved(source_retention) and _resolved(dead_letter_retention)):
+        return []
+    if dead_letter_retention >= source_retention:
+        return []
+    return [
+        Violation(
+            path,
+            "dead-letter queue retention",
+            "at least the source queue's retention: a moved message keeps its original enqueue time, so one older "
+            "than the dead-letter queue's retention is deleted on arrival",
+            f"{format_value(dead_letter_retention, 'seconds')} with a source retention of "
+            + format_value(source_retention, "seconds"),
+        )
+    ]
 
 
 def check_kinesis_record_age(

@@ -13,21 +13,35 @@ from aws_cdk import aws_sqs as sqs
 from constructs import Construct
 
 from constructs_lib import alarms as alarm_lib
-from constructs_lib._cdk import child_path, has_member, number_or_unresolved, seconds_or_unresolved
-from constructs_lib._mapping import check_filters, filter_criteria, mapping_function_name, no_on_success
+from constructs_lib._cdk import (
+    arn_region_account,
+    check_flag,
+    check_same_region,
+    child_path,
+    has_member,
+    is_resolved_str,
+    number_or_unresolved,
+    remember_stack,
+    seconds_or_unresolved,
+    stack_of,
+)
+from constructs_lib._mapping import checked_filters, filter_criteria, mapping_function_name, no_on_success
 from constructs_lib.errors import Violation, raise_if_any
 from constructs_lib.failure_queue import needs_queue_alarms
-from constructs_lib.functions import FunctionSubject, grant_statements, subject_of
+from constructs_lib.functions import FunctionSubject, check_environment, check_role, grant_statements, subject_of
 from constructs_lib.limits import (
+    AWS_MANAGED_SQS_KEY_ALIAS,
     KMS_READ_ACTIONS,
     LIMITS,
     SQS_CONSUME_ACTIONS,
+    check_dead_letter_retention,
     check_limit,
     check_max_receive_count,
+    check_redrive_pairing,
     check_sqs_batching,
     check_visibility_timeout,
 )
-from constructs_lib.targets import describe_object, kms_statements
+from constructs_lib.targets import describe_object, is_aws_managed_key, is_fifo, kms_statements
 
 SQS_DEFAULT_VISIBILITY_TIMEOUT_SECONDS = 30
 LAMBDA_DEFAULT_TIMEOUT_SECONDS = 3
@@ -53,18 +67,23 @@ class QueueConsumer(Construct):
     least the function timeout (AWS rejects the mapping otherwise; AWS recommends 6x, which is warned about).
 
     :param function: the Function, Version or Alias that consumes the queue.
-    :param queue: an ``sqs.IQueue`` with a redrive policy (``dead_letter_queue=sqs.DeadLetterQueue(...)``). A FIFO
-        queue needs a FIFO dead-letter queue. For an imported queue the redrive policy and the visibility timeout
-        cannot be known: they are not guessed, a warning says so.
+    :param queue: an ``sqs.IQueue`` in the stack's region with a redrive policy
+        (``dead_letter_queue=sqs.DeadLetterQueue(...)``): ``maxReceiveCount`` 1 to 1000, a dead-letter queue of the
+        same type (FIFO or standard) and, for a standard queue, keeping messages at least as long as the source.
+        For an imported queue the redrive policy and the visibility timeout cannot be known: they are not guessed,
+        a warning says so; one of another account must not be encrypted with the AWS managed key alias/aws/sqs.
     :param batch_size: messages per invocation, 1 to 10000 (FIFO: 1 to 10); above 10 a ``max_batching_window``
         of at least 1 second is required. Default: not set (AWS uses 10).
     :param max_batching_window: 0 to 300 seconds; not for FIFO queues. Default: not set (0).
     :param max_concurrency: most concurrent invocations for this queue, 2 to 1000. Default: not set.
     :param report_batch_item_failures: ReportBatchItemFailures, so only the failed messages of a batch return to
         the queue (the handler must return ``batchItemFailures``). Default: True.
-    :param filters: event filters made with ``lambda_.FilterCriteria.filter({...})``. Default: none.
+    :param filters: event filters made with ``lambda_.FilterCriteria.filter({...})`` or plain pattern dicts, at
+        most 10, on the message ``body`` only (AWS filters SQS messages on that key). Default: none.
     :param enabled: whether the mapping polls. Default: True.
     :param alarms: create the alarms below (``.alarms``); False creates none. Default: True.
+    :param grants_managed_elsewhere: set True when the function's role cannot take policies and you grant the
+        permissions yourself (see ``AsyncInvocation``). Default: False.
 
     Alarms: the failure home is the queue's dead-letter queue. A ``FailureQueue`` has its own alarms (call its
     ``add_alarm_action``), so none are added here; any other dead-letter queue gets the two queue alarms here,
@@ -101,6 +120,7 @@ class QueueConsumer(Construct):
         on_failure: Any = None,
         on_success: Any = None,
         alarms: bool = True,
+        grants_managed_elsewhere: bool = False,
     ) -> None:
         path = child_path(scope, id)
         subject = subject_of(function)
@@ -109,6 +129,10 @@ class QueueConsumer(Construct):
             violations.append(
                 Violation(path, "function", "a lambda Function, Version or Alias", describe_object(function))
             )
+        violations += check_role(subject, grants_managed_elsewhere, path=path)
+        violations += check_environment(subject, scope, path=path)
+        violations += check_flag(report_batch_item_failures, path=path, setting="report_batch_item_failures")
+        violations += check_flag(enabled, path=path, setting="enabled")
         not_for_sqs = {
             "bisect_batch_on_error": bisect_batch_on_error,
             "retry_attempts": retry_attempts,
@@ -130,13 +154,16 @@ class QueueConsumer(Construct):
                     )
                 )
         violations += no_on_success(on_success, path=path)
-        violations += check_filters(filters, path=path)
+        patterns, found = checked_filters(filters, source="sqs", path=path)
+        violations += found
 
         owned = isinstance(queue, sqs.Queue)
         if not has_member(queue, "queue_arn"):
             violations.append(Violation(path, "queue", "an SQS queue", describe_object(queue)))
             raise_if_any(violations)
-        fifo = queue.fifo if owned else None
+        fifo = is_fifo(queue, owned=owned, name="" if owned else queue.queue_name)
+        if not owned:
+            violations += self._check_imported(scope, path, queue)
         violations += check_sqs_batching(
             batch_size=number_or_unresolved(batch_size),
             max_batching_window=seconds_or_unresolved(max_batching_window),
@@ -148,11 +175,17 @@ class QueueConsumer(Construct):
         )
         warnings: list[Violation] = []
         if owned:
-            violations += self._check_redrive(path, queue)
-            if queue.dead_letter_queue is not None:
-                warnings += check_max_receive_count(
-                    number_or_unresolved(queue.dead_letter_queue.max_receive_count), path=path
+            redrive = queue.dead_letter_queue
+            violations += self._check_redrive(path, queue, redrive, fifo)
+            if redrive is not None:
+                max_receive_count = number_or_unresolved(redrive.max_receive_count)
+                violations += check_limit(
+                    LIMITS["sqs.max_receive_count"],
+                    max_receive_count,
+                    path=path,
+                    setting="maxReceiveCount of the queue's redrive policy",
                 )
+                warnings += check_max_receive_count(max_receive_count, path=path)
             if subject is not None:
                 errors, found = check_visibility_timeout(
                     visibility_timeout=_queue_visibility_timeout(queue),
@@ -165,9 +198,10 @@ class QueueConsumer(Construct):
         assert subject is not None
 
         super().__init__(scope, id)
+        remember_stack(self, scope)
         self.function = function
         self.queue = queue
-        self.dead_letter_queue: sqs.IQueue | None = queue.dead_letter_queue.queue if owned else None
+        self.dead_letter_queue: sqs.IQueue | None = redrive.queue if owned else None
         for warning in warnings:
             cdk.Annotations.of(self).add_warning_v2("constructs_lib:queue:recommendation", str(warning))
         if not owned:
@@ -193,7 +227,7 @@ class QueueConsumer(Construct):
             if max_concurrency is not None
             else None,
             function_response_types=["ReportBatchItemFailures"] if report_batch_item_failures else None,
-            filter_criteria=filter_criteria(filters),
+            filter_criteria=filter_criteria(patterns),
         )
         if owned:
             # cdk-nag asks every mapping for an on-failure destination, which AWS does not support for SQS.
@@ -208,12 +242,15 @@ class QueueConsumer(Construct):
         statements = [
             iam.PolicyStatement(actions=list(SQS_CONSUME_ACTIONS), resources=[queue.queue_arn]),
             # Reading an encrypted message needs only Decrypt; GenerateDataKey is for writers.
-            *[
-                iam.PolicyStatement(actions=list(KMS_READ_ACTIONS), resources=statement.resources)
-                for statement in kms_statements(queue.encryption_master_key)
-            ],
+            *kms_statements(queue.encryption_master_key, KMS_READ_ACTIONS),
         ]
-        grant_statements(self, subject, statements, lambda: f"SQS queue {queue.node.path}")
+        grant_statements(
+            self,
+            subject,
+            statements,
+            lambda: f"SQS queue {queue.node.path}",
+            grants_managed_elsewhere=grants_managed_elsewhere,
+        )
 
         self.alarms: list[cloudwatch.Alarm] = []
         if alarms and needs_queue_alarms(self.dead_letter_queue):
@@ -224,8 +261,9 @@ class QueueConsumer(Construct):
         alarm_lib.add_alarm_actions(self, self.alarms, actions)
 
     @staticmethod
-    def _check_redrive(path: str, queue: sqs.Queue) -> list[Violation]:
-        redrive = queue.dead_letter_queue
+    def _check_redrive(
+        path: str, queue: sqs.Queue, redrive: sqs.DeadLetterQueue | None, fifo: bool | None
+    ) -> list[Violation]:
         if redrive is None:
             return [
                 Violation(
@@ -236,16 +274,49 @@ class QueueConsumer(Construct):
                     f"SQS queue {queue.node.path} without a dead-letter queue",
                 )
             ]
-        if queue.fifo and isinstance(redrive.queue, sqs.Queue) and not redrive.queue.fifo:
-            return [
+        dead_letter = redrive.queue
+        dead_letter_owned = isinstance(dead_letter, sqs.Queue)
+        dead_letter_fifo = is_fifo(
+            dead_letter, owned=dead_letter_owned, name="" if dead_letter_owned else dead_letter.queue_name
+        )
+        if fifo is not None and dead_letter_fifo is not None and fifo != dead_letter_fifo:
+            return check_redrive_pairing(
+                source_fifo=fifo,
+                dead_letter_fifo=dead_letter_fifo,
+                path=path,
+                source=queue.node.path,
+                dead_letter=dead_letter.node.path,
+            )
+        return check_dead_letter_retention(
+            source_retention=alarm_lib.queue_retention_seconds(queue),
+            dead_letter_retention=alarm_lib.queue_retention_seconds(dead_letter),
+            source_fifo=fifo,
+            path=path,
+        )
+
+    @staticmethod
+    def _check_imported(scope: Construct, path: str, queue: sqs.IQueue) -> list[Violation]:
+        """Another region: Lambda cannot poll it. Another account with the AWS managed key alias/aws/sqs: its
+        key policy cannot let this account decrypt, so every receive fails."""
+        arn = queue.queue_arn
+        violations = check_same_region(
+            arn, scope, path=path, setting="queue", what=lambda: f"SQS queue {queue.node.path}"
+        )
+        parts = arn_region_account(arn)
+        if parts is None or not parts[1]:
+            return violations
+        account = stack_of(scope).account
+        if is_resolved_str(account) and account != parts[1] and is_aws_managed_key(queue.encryption_master_key, "sqs"):
+            violations.append(
                 Violation(
                     path,
                     "queue",
-                    "a FIFO queue with a FIFO dead-letter queue (SQS requires both to be FIFO)",
-                    f"FIFO queue {queue.node.path} with standard dead-letter queue {redrive.queue.node.path}",
+                    "a queue of another account encrypted with a customer managed KMS key or SSE-SQS: the AWS "
+                    f"managed key {AWS_MANAGED_SQS_KEY_ALIAS} cannot be shared across accounts",
+                    f"SQS queue {queue.node.path} of account {parts[1]} encrypted with {AWS_MANAGED_SQS_KEY_ALIAS}",
                 )
-            ]
-        return []
+            )
+        return violations
 
 
 def _describe_value(value: Any) -> str:

@@ -14,7 +14,6 @@ from typing import Any
 
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_kinesis as kinesis
-from aws_cdk import aws_kms as kms
 from constructs import IConstruct
 
 from constructs_lib._cdk import has_member, number_or_unresolved
@@ -27,7 +26,7 @@ from constructs_lib.limits import (
     UNRESOLVED,
     CheckedValue,
 )
-from constructs_lib.targets import customer_managed_key
+from constructs_lib.targets import KeyGrant, customer_managed_key
 
 
 @dataclass(frozen=True)
@@ -35,7 +34,7 @@ class StreamSource:
     kind: str
     construct: IConstruct
     stream_arn: str | None  # None: a DynamoDB table without a stream
-    key: kms.IKey | None
+    key: KeyGrant | None
 
     @property
     def is_kinesis(self) -> bool:
@@ -64,7 +63,7 @@ class StreamSource:
         actions = KINESIS_READ_ACTIONS if self.is_kinesis else DYNAMODB_STREAM_READ_ACTIONS
         statements = [iam.PolicyStatement(actions=list(actions), resources=[self.stream_arn])]
         if self.key is not None:
-            statements.append(iam.PolicyStatement(actions=list(KMS_READ_ACTIONS), resources=[self.key.key_arn]))
+            statements.append(self.key.statement(KMS_READ_ACTIONS))
         return statements
 
 

@@ -13,11 +13,18 @@ from aws_cdk import aws_lambda as lambda_
 from constructs import Construct
 
 from constructs_lib import alarms as alarm_lib
-from constructs_lib._cdk import child_path, number_or_unresolved, seconds_or_unresolved
-from constructs_lib._mapping import check_filters, filter_criteria, mapping_function_name, no_on_success
+from constructs_lib._cdk import (
+    check_flag,
+    check_same_region,
+    child_path,
+    number_or_unresolved,
+    remember_stack,
+    seconds_or_unresolved,
+)
+from constructs_lib._mapping import checked_filters, filter_criteria, mapping_function_name, no_on_success
 from constructs_lib.errors import Violation, raise_if_any
 from constructs_lib.failure_queue import DEFAULT_FAILURE_QUEUE, FailureQueue, check_failure_home, needs_queue_alarms
-from constructs_lib.functions import FunctionSubject, grant_statements, subject_of
+from constructs_lib.functions import FunctionSubject, check_environment, check_role, grant_statements, subject_of
 from constructs_lib.limits import (
     LIMITS,
     RESILIENT_STREAM_MAX_RECORD_AGE_SECONDS,
@@ -41,7 +48,7 @@ DEFAULT_MAX_RECORD_AGE = cdk.Duration.seconds(RESILIENT_STREAM_MAX_RECORD_AGE_SE
 
 def _record_age_seconds(max_record_age: Any) -> CheckedValue:
     if isinstance(max_record_age, int | float) and not isinstance(max_record_age, bool):
-        return UNRESOLVED if cdk.Token.is_unresolved(max_record_age) else max_record_age
+        return number_or_unresolved(max_record_age)
     return seconds_or_unresolved(max_record_age)
 
 
@@ -69,7 +76,8 @@ class StreamConsumer(Construct):
     :param source: a ``kinesis.IStream``, or a DynamoDB table with a stream (``stream=`` / ``dynamo_stream=``).
     :param starting_position: TRIM_HORIZON (default), LATEST, or AT_TIMESTAMP (Kinesis only, with
         ``starting_position_timestamp``).
-    :param starting_position_timestamp: for AT_TIMESTAMP: a datetime or Unix time in seconds.
+    :param starting_position_timestamp: for AT_TIMESTAMP: a timezone-aware datetime or Unix time in seconds, not
+        in the future.
     :param batch_size: records per invocation, 1 to 10000. Default: not set (AWS uses 100).
     :param max_batching_window: how long to gather records, 0 to 300 seconds. Default: not set (0).
     :param bisect_batch_on_error: split a failed batch and retry the halves. Default: True.
@@ -79,7 +87,9 @@ class StreamConsumer(Construct):
         never trigger.
     :param parallelization_factor: concurrent batches per shard, 1 to 10. Default: not set (1).
     :param tumbling_window: 0 to 900 seconds. Default: not set.
-    :param filters: event filters made with ``lambda_.FilterCriteria.filter({...})``. Default: none.
+    :param filters: event filters made with ``lambda_.FilterCriteria.filter({...})`` or plain pattern dicts, at
+        most 10, on ``data`` for Kinesis and ``dynamodb`` for DynamoDB (the only keys AWS filters them on).
+        Default: none.
     :param report_batch_item_failures: ReportBatchItemFailures. Default: True.
     :param on_failure: a standard SQS queue or standard SNS topic. Default: a new FailureQueue
         (``.failure_queue``).
@@ -90,6 +100,8 @@ class StreamConsumer(Construct):
     :param on_success: not supported by event source mappings; given only to report a clear error.
     :param alarms: create the alarms below (``.alarms``); False creates none, for this construct and its default
         failure queue. Default: True.
+    :param grants_managed_elsewhere: set True when the function's role cannot take policies and you grant the
+        permissions yourself (see ``AsyncInvocation``). Default: False.
 
     Alarms, on the function's metrics (``FunctionName``, plus ``Resource`` ``<name>:<qualifier>`` for a Version
     or Alias): ``IteratorAgeAlarm`` (IteratorAge >= half the age at which records leave the stream
@@ -128,6 +140,7 @@ class StreamConsumer(Construct):
         enabled: bool = True,
         on_success: Any | None = None,
         alarms: bool = True,
+        grants_managed_elsewhere: bool = False,
     ) -> None:
         path = child_path(scope, id)
         subject = subject_of(function)
@@ -137,7 +150,21 @@ class StreamConsumer(Construct):
             violations.append(
                 Violation(path, "function", "a lambda Function, Version or Alias", describe_object(function))
             )
+        violations += check_role(subject, grants_managed_elsewhere, path=path)
+        violations += check_environment(subject, scope, path=path)
+        for setting, flag in (
+            ("bisect_batch_on_error", bisect_batch_on_error),
+            ("report_batch_item_failures", report_batch_item_failures),
+            ("discard_failures", discard_failures),
+            ("enhanced_fan_out", enhanced_fan_out),
+            ("enabled", enabled),
+        ):
+            violations += check_flag(flag, path=path, setting=setting)
         violations += self._check_source(path, source, source_info, starting_position, starting_position_timestamp)
+        if source_info is not None and source_info.stream_arn is not None:
+            violations += check_same_region(
+                source_info.stream_arn, scope, path=path, setting="source", what=source_info.describe
+            )
         if enhanced_fan_out and source_info is not None and not source_info.is_kinesis:
             violations.append(Violation(path, "enhanced_fan_out", "False for a DynamoDB stream (Kinesis only)", "True"))
         record_age = _record_age_seconds(max_record_age)
@@ -176,7 +203,9 @@ class StreamConsumer(Construct):
             path=path,
             setting="tumbling_window",
         )
-        violations += check_filters(filters, path=path)
+        filter_kind = "kinesis" if source_info is None or source_info.is_kinesis else "dynamodb"
+        patterns, found = checked_filters(filters, source=filter_kind, path=path)
+        violations += found
         violations += no_on_success(on_success, path=path)
         violations += check_failure_home(path, on_failure=on_failure, discard_failures=discard_failures)
         failure_target: Target | None = None
@@ -187,6 +216,7 @@ class StreamConsumer(Construct):
         assert subject is not None and source_info is not None
 
         super().__init__(scope, id)
+        remember_stack(self, scope)
         self.function = function
         self.source = source
         self.failure_queue: FailureQueue | None = None
@@ -230,7 +260,7 @@ class StreamConsumer(Construct):
             parallelization_factor=parallelization_factor,
             tumbling_window_in_seconds=tumbling_window.to_seconds() if tumbling_window is not None else None,
             function_response_types=["ReportBatchItemFailures"] if report_batch_item_failures else None,
-            filter_criteria=filter_criteria(filters),
+            filter_criteria=filter_criteria(patterns),
             destination_config=mapping_class.DestinationConfigProperty(
                 on_failure=mapping_class.OnFailureProperty(destination=failure_target.arn)
             )
@@ -241,9 +271,17 @@ class StreamConsumer(Construct):
         statements = source_info.read_statements()
         if self.stream_consumer is not None:
             statements += fan_out_statements(self.stream_consumer.attr_consumer_arn)
-        grant_statements(self, subject, statements, source_info.describe)
+        grant_statements(
+            self, subject, statements, source_info.describe, grants_managed_elsewhere=grants_managed_elsewhere
+        )
         if failure_target is not None:
-            grant_statements(self, subject, failure_target.statements, failure_target.describe)
+            grant_statements(
+                self,
+                subject,
+                failure_target.statements,
+                failure_target.describe,
+                grants_managed_elsewhere=grants_managed_elsewhere,
+            )
 
         self.alarms: list[cloudwatch.Alarm] = []
         if alarms:
@@ -341,6 +379,17 @@ class StreamConsumer(Construct):
                 )
             ]
         violations = []
+        if not isinstance(starting_position, lambda_.StartingPosition):
+            violations.append(
+                Violation(
+                    path,
+                    "starting_position",
+                    "a lambda_.StartingPosition (TRIM_HORIZON, LATEST or AT_TIMESTAMP)",
+                    repr(starting_position),
+                )
+            )
+        if timestamp is not None:
+            violations += _check_timestamp(path, timestamp)
         if info.stream_arn is None:
             violations.append(
                 Violation(
@@ -351,7 +400,7 @@ class StreamConsumer(Construct):
                     f"{info.describe()} without a stream",
                 )
             )
-        at_timestamp = starting_position == lambda_.StartingPosition.AT_TIMESTAMP
+        at_timestamp = starting_position is lambda_.StartingPosition.AT_TIMESTAMP
         if at_timestamp and not info.is_kinesis:
             violations.append(
                 Violation(path, "starting_position", "TRIM_HORIZON or LATEST for a DynamoDB stream", "AT_TIMESTAMP")
@@ -375,6 +424,40 @@ class StreamConsumer(Construct):
                 )
             )
         return violations
+
+
+def _check_timestamp(path: str, timestamp: Any) -> list[Violation]:
+    """A timezone-aware datetime or Unix seconds (plain int/float, or a number token), not in the future."""
+    setting = "starting_position_timestamp"
+    if isinstance(timestamp, dt.datetime):
+        if timestamp.tzinfo is None or timestamp.utcoffset() is None:
+            return [
+                Violation(
+                    path,
+                    setting,
+                    "a timezone-aware datetime (e.g. datetime(..., tzinfo=timezone.utc)): a naive one would mean a "
+                    "different instant on each machine that synthesizes",
+                    f"naive {timestamp.isoformat()}",
+                )
+            ]
+        seconds: Any = timestamp.timestamp()
+    elif type(timestamp) in (int, float):
+        seconds = number_or_unresolved(timestamp)
+        if seconds is UNRESOLVED:
+            return []
+    else:
+        return [Violation(path, setting, "a datetime or Unix time in seconds (int or float)", repr(timestamp))]
+    if seconds > dt.datetime.now(dt.UTC).timestamp():
+        return [
+            Violation(
+                path,
+                setting,
+                "a time in the past: the stream has no records after now, so Lambda would start at a position "
+                "that does not exist yet",
+                dt.datetime.fromtimestamp(seconds, dt.UTC).isoformat(),
+            )
+        ]
+    return []
 
 
 def _timestamp(value: dt.datetime | float | None) -> float | None:

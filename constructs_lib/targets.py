@@ -14,11 +14,13 @@ What cannot be known is not guessed:
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from functools import cached_property
 from typing import Any
 
+import aws_cdk as cdk
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_kms as kms
 from aws_cdk import aws_lambda as lambda_
@@ -26,7 +28,7 @@ from aws_cdk import aws_sns as sns
 from aws_cdk import aws_sqs as sqs
 from constructs import IConstruct
 
-from constructs_lib._cdk import has_member, is_resolved_str
+from constructs_lib._cdk import ALIAS_GRANT, has_member, is_resolved_str
 from constructs_lib.errors import Violation
 from constructs_lib.limits import DELIVERY_ACTIONS, DESTINATIONS, KMS_WRITE_ACTIONS, DestinationKind, check_destination
 
@@ -52,30 +54,97 @@ def _allow(actions: tuple[str, ...] | list[str], *resources: str) -> iam.PolicyS
     return iam.PolicyStatement(actions=list(actions), resources=list(resources))
 
 
-def customer_managed_key(key: kms.IKey | None) -> kms.IKey | None:
-    """The key to grant on, or None for no key or an AWS-managed one (alias/aws/...), which needs no grant."""
+# arn:<partition>:kms:<region>:<account>:alias/<name>
+_KMS_ALIAS_ARN = re.compile(r"^arn:(?P<partition>[^:]+):kms:(?P<region>[^:]*):(?P<account>[^:]*):(?P<alias>alias/.+)$")
+
+
+@dataclass(frozen=True)
+class KeyGrant:
+    """Where a KMS grant goes. A key referenced by an alias cannot be the Resource of an IAM statement (KMS
+    matches Resource against key ARNs only), so it is granted the way aws-cdk grants ``Alias.from_alias_name``
+    under ``@aws-cdk/aws-kms:applyImportedAliasPermissionsToPrincipal``: every key of the alias's account and
+    region (``key/*``) with the condition ``ForAnyValue:StringEquals: kms:ResourceAliases = <alias>`` (AWS KMS
+    Developer Guide, "Use aliases to control access to KMS keys")."""
+
+    key_arn: str
+    alias_name: str | None = None
+
+    def statement(self, actions: tuple[str, ...] | list[str]) -> iam.PolicyStatement:
+        if self.alias_name is None:
+            return _allow(actions, self.key_arn)
+        statement = iam.PolicyStatement(
+            actions=list(actions),
+            resources=[self.key_arn],
+            conditions={"ForAnyValue:StringEquals": {"kms:ResourceAliases": self.alias_name}},
+        )
+        # The key/* wildcard is narrowed by the condition: the grant acknowledges cdk-nag's IAM5 with that reason.
+        setattr(statement, ALIAS_GRANT, (self.key_arn, self.alias_name))
+        return statement
+
+
+def customer_managed_key(key: kms.IKey | None) -> KeyGrant | None:
+    """Where to grant on a target's or source's key; None for no key or an AWS-managed one (alias/aws/...),
+    which needs no grant (and cannot be granted: its key policy is AWS's)."""
     if key is None:
         return None
-    alias_name = getattr(key, "alias_name", None)
-    if is_resolved_str(alias_name) and alias_name.startswith("alias/aws/"):
+    if isinstance(key, kms.Key):
+        return KeyGrant(key.key_arn)
+    if isinstance(key, kms.Alias):  # an alias defined in this app: aws-cdk grants on its target key
+        return customer_managed_key(key.alias_target_key)
+    key_arn = key.key_arn
+    match = _KMS_ALIAS_ARN.match(key_arn) if is_resolved_str(key_arn) else None
+    alias_name = match["alias"] if match is not None else None
+    if alias_name is None and has_member(key, "alias_name"):  # Alias.from_alias_name / from_alias_attributes
+        alias_name = key.alias_name
+        if not is_resolved_str(alias_name):
+            return KeyGrant(key_arn)  # an alias name known only at deploy time: granted as given
+    if alias_name is None:
+        return KeyGrant(key_arn)
+    if alias_name.startswith("alias/aws/"):
         return None
-    return key
+    if match is None:
+        match = _KMS_ALIAS_ARN.match(key_arn) if is_resolved_str(key_arn) else None
+    if match is None:  # an alias ARN built from the stack's tokens (Alias.from_alias_name in an unbound stack)
+        stack = cdk.Stack.of(key)
+        wildcard = stack.format_arn(service="kms", resource="key", resource_name="*")
+    else:
+        wildcard = f"arn:{match['partition']}:kms:{match['region']}:{match['account']}:key/*"
+    return KeyGrant(wildcard, alias_name)
 
 
-def kms_statements(key: kms.IKey | None) -> tuple[iam.PolicyStatement, ...]:
-    """kms:Decrypt + kms:GenerateDataKey on a customer-managed key, the rights to write to its target."""
-    key = customer_managed_key(key)
-    return (_allow(KMS_WRITE_ACTIONS, key.key_arn),) if key is not None else ()
+def is_aws_managed_key(key: kms.IKey | None, service: str) -> bool:
+    """Whether `key` is the AWS managed key of `service` (``alias/aws/<service>``), by its alias or alias ARN."""
+    if key is None or isinstance(key, kms.Key):
+        return False
+    names = [key.key_arn]
+    if has_member(key, "alias_name") and not isinstance(key, kms.Alias):
+        names.append(key.alias_name)
+    return any(is_resolved_str(name) and name.endswith(f"alias/aws/{service}") for name in names)
 
 
-def _name_fifo(owned: bool, owned_fifo: bool, name: str) -> bool | None:
+def kms_statements(
+    key: kms.IKey | None, actions: tuple[str, ...] = KMS_WRITE_ACTIONS
+) -> tuple[iam.PolicyStatement, ...]:
+    """`actions` (default kms:Decrypt + kms:GenerateDataKey, the rights to write to a target) on a
+    customer-managed key."""
+    grant = customer_managed_key(key)
+    return (grant.statement(actions),) if grant is not None else ()
+
+
+def is_fifo(obj: Any, *, owned: bool, name: str) -> bool | None:
+    """FIFO-ness as aws-cdk knows it: the ``fifo`` of an owned queue or topic; for an import, its ``fifo``
+    (``from_queue_attributes(fifo=True)``) or a ``.fifo`` name suffix. None when it cannot be known (an import
+    from a token ARN without ``fifo``)."""
     if owned:
-        return owned_fifo
+        return obj.fifo
+    if obj.fifo:
+        return True
     return name.endswith(".fifo") if is_resolved_str(name) else None
 
 
 def queue_target(queue: sqs.IQueue) -> Target:
-    fifo = _name_fifo(isinstance(queue, sqs.Queue), queue.fifo, queue.queue_name)
+    owned = isinstance(queue, sqs.Queue)
+    fifo = is_fifo(queue, owned=owned, name="" if owned else queue.queue_name)
     return Target(
         DestinationKind.SQS_QUEUE,
         queue.queue_arn,
@@ -89,7 +158,8 @@ def queue_target(queue: sqs.IQueue) -> Target:
 
 
 def topic_target(topic: sns.ITopic) -> Target:
-    fifo = _name_fifo(isinstance(topic, sns.Topic), topic.fifo, topic.topic_name)
+    owned = isinstance(topic, sns.Topic)
+    fifo = is_fifo(topic, owned=owned, name="" if owned else topic.topic_name)
     return Target(
         DestinationKind.SNS_TOPIC,
         topic.topic_arn,

@@ -362,20 +362,38 @@ def test_a_dlq_on_an_imported_function_is_rejected(stack):
         stack, "Imported", ACCOUNT_ARN.format(service="lambda", resource="function:notify")
     )
     [(_, text)] = violations_of(
-        scope=stack, id="NotifyAsync", function=imported, dead_letter_queue=sqs.Queue(stack, "Dlq")
+        scope=stack,
+        id="NotifyAsync",
+        function=imported,
+        dead_letter_queue=sqs.Queue(stack, "Dlq"),
+        grants_managed_elsewhere=True,
     )
     assert "set on a Function defined in this app" in text
 
 
-def test_an_imported_function_without_role_is_configured_with_a_warning_to_grant_by_hand(stack):
+def test_an_imported_function_without_role_is_an_error_since_every_grant_would_be_dropped(stack):
     imported = lambda_.Function.from_function_arn(
         stack, "Imported", ACCOUNT_ARN.format(service="lambda", resource="function:notify")
     )
-    AsyncInvocation(stack, "NotifyAsync", function=imported)
+    [(setting, text)] = violations_of(scope=stack, id="NotifyAsync", function=imported)
+    assert setting == "function"
+    assert "pass grants_managed_elsewhere=True" in text
+    assert text.endswith("got Function Orders/Imported, which has no known execution role (imported without one)")
+    assert stack.node.try_find_child("NotifyAsync") is None
+
+
+def test_grants_managed_elsewhere_configures_an_imported_function_and_lists_the_permissions(stack):
+    imported = lambda_.Function.from_function_arn(
+        stack, "Imported", ACCOUNT_ARN.format(service="lambda", resource="function:notify")
+    )
+    AsyncInvocation(stack, "NotifyAsync", function=imported, grants_managed_elsewhere=True)
     assert invoke_config(stack)["FunctionName"] == "notify"
-    warnings = Annotations.from_stack(stack).find_warning("/Orders/NotifyAsync", Match.string_like_regexp("grant it"))
-    assert len(warnings) == 1
-    assert "sqs:SendMessage on SQS queue Orders/NotifyAsync/FailureQueue" in str(warnings[0].entry.data)
+    infos = Annotations.from_stack(stack).find_info(
+        "/Orders/NotifyAsync", Match.string_like_regexp("granted elsewhere")
+    )
+    assert len(infos) == 1
+    assert "sqs:SendMessage on SQS queue Orders/NotifyAsync/FailureQueue" in str(infos[0].entry.data)
+    assert Template.from_stack(stack).find_resources("AWS::IAM::Policy") == {}
 
 
 # --- rejected targets ------------------------------------------------------------------------------------

@@ -10,12 +10,17 @@ from hypothesis import strategies as st
 from constructs_lib.errors import ValidationError, Violation, raise_if_any
 from constructs_lib.limits import (
     DESTINATIONS,
+    FILTERABLE_KEYS,
     INFINITE,
     LIMITS,
     UNRESOLVED,
     DestinationKind,
+    Invalid,
+    check_dead_letter_retention,
     check_destination,
+    check_filter_patterns,
     check_limit,
+    check_redrive_pairing,
 )
 
 RANGES = {
@@ -29,6 +34,7 @@ RANGES = {
     "stream.tumbling_window": (0, 900),
     "sqs.max_concurrency": (2, 1_000),
     "sqs_fifo.batch_size": (1, 10),
+    "sqs.max_receive_count": (1, 1_000),
     "kafka.retry_attempts": (0, 10_000),
     "kafka.max_record_age": (60, 604_800),
     "kafka.minimum_pollers": (1, 200),
@@ -240,3 +246,49 @@ def test_s3_targets_need_only_generate_data_key():
 
     assert kms_write_actions(DestinationKind.S3_BUCKET) == ("kms:GenerateDataKey",)
     assert kms_write_actions(DestinationKind.SQS_QUEUE) == ("kms:Decrypt", "kms:GenerateDataKey")
+
+
+def test_an_invalid_value_is_reported_as_given_by_any_check():
+    invalid = Invalid("a plain int or float", "Retries.ONCE")
+    [violation] = check_limit(LIMITS["async.retry_attempts"], invalid, path="S/C", setting="retry_attempts")
+    assert str(violation) == "S/C: retry_attempts must be a plain int or float, got Retries.ONCE"
+
+
+@pytest.mark.parametrize("source", sorted(FILTERABLE_KEYS))
+def test_filter_patterns_only_on_the_key_a_source_filters(source):
+    [key] = FILTERABLE_KEYS[source]
+    assert check_filter_patterns([{key: {"a": [1]}}] * 10, source=source, path="S/C") == []
+    [violation] = check_filter_patterns([{key: {}}, {"eventSourceARN": ["x"]}], source=source, path="S/C")
+    assert violation.setting == "filters[1]" and violation.given == "a pattern on 'eventSourceARN'"
+    [too_many] = check_filter_patterns([{key: {}}] * 11, source=source, path="S/C")
+    assert too_many.setting == "filters" and too_many.given == "11"
+    [not_object] = check_filter_patterns(["x"], source=source, path="S/C")
+    assert not_object.allowed.startswith("a JSON object pattern")
+    [empty] = check_filter_patterns([{}], source=source, path="S/C")
+    assert empty.given == "a pattern on no key"
+
+
+@given(source=st.booleans() | st.none(), dead_letter=st.booleans() | st.none())
+def test_redrive_pairs_only_queues_of_one_type(source, dead_letter):
+    found = check_redrive_pairing(source_fifo=source, dead_letter_fifo=dead_letter, path="S/C")
+    mismatch = source is not None and dead_letter is not None and source != dead_letter
+    assert bool(found) == mismatch
+
+
+@pytest.mark.parametrize(
+    "source,dead_letter,fifo,flagged",
+    [
+        (1_209_600, 345_600, False, True),
+        (1_209_600, 1_209_599, False, True),
+        (1_209_600, 1_209_600, False, False),
+        (345_600, 1_209_600, False, False),
+        (1_209_600, 345_600, True, False),  # FIFO resets the enqueue time on the move
+        (UNRESOLVED, 345_600, False, False),
+        (1_209_600, None, False, False),  # an imported dead-letter queue: unknown
+    ],
+)
+def test_a_dead_letter_queue_must_keep_messages_as_long_as_its_standard_source(source, dead_letter, fifo, flagged):
+    found = check_dead_letter_retention(
+        source_retention=source, dead_letter_retention=dead_letter, source_fifo=fifo, path="S/C"
+    )
+    assert bool(found) == flagged

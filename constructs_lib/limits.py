@@ -130,13 +130,41 @@ cross-account access needs a customer managed key)."""
 
 # Event filtering, AWS Lambda Developer Guide, "Control which events Lambda sends to your function" and the
 # per-source pages "Using event filtering with a Kinesis / DynamoDB / Amazon SQS event source" (checked 2026-12):
-# "Kinesis event source mappings only support filtering on the data key", DynamoDB "only ... on the dynamodb key",
-# SQS "only ... on the body key". A pattern on any other key matches no record, so every record is discarded.
+# the payload is filtered under one key: Kinesis "data" (decoded), DynamoDB "dynamodb", SQS "body". A pattern may
+# also match the record's metadata (e.g. DynamoDB `{"eventName": ["INSERT"]}`, which AWS's own FilterCriteria
+# example uses), so the keys of each record as AWS documents it (the example events on the same pages) are
+# accepted. A pattern on a key the record does not have (`{"order_id": ...}` without the payload key around it)
+# matches no record, so every record is discarded: that is rejected.
 FILTERABLE_KEYS: Final[dict[str, tuple[str, ...]]] = {
     "kinesis": ("data",),
     "dynamodb": ("dynamodb",),
     "sqs": ("body",),
 }
+"""The key under which each source's payload is filtered."""
+FILTER_METADATA_KEYS: Final[dict[str, tuple[str, ...]]] = {
+    "kinesis": (
+        "kinesis",
+        "eventSource",
+        "eventVersion",
+        "eventID",
+        "eventName",
+        "invokeIdentityArn",
+        "awsRegion",
+        "eventSourceARN",
+    ),
+    "dynamodb": ("eventID", "eventName", "eventVersion", "eventSource", "awsRegion", "eventSourceARN", "userIdentity"),
+    "sqs": (
+        "messageId",
+        "receiptHandle",
+        "attributes",
+        "messageAttributes",
+        "md5OfBody",
+        "eventSource",
+        "eventSourceARN",
+        "awsRegion",
+    ),
+}
+"""The other top-level keys of each source's records, which a pattern may match too."""
 MAX_FILTERS_PER_MAPPING: Final = 10
 """Five filters by default; a quota increase allows up to 10 per event source mapping, never more."""
 
@@ -376,11 +404,13 @@ def check_dynamodb_record_age(max_record_age: CheckedValue, *, path: str) -> lis
 def check_filter_patterns(
     patterns: list[object], *, source: str, path: str, count: int | None = None
 ) -> list[Violation]:
-    """Each parsed filter pattern must be a JSON object whose top-level keys the source can filter on
-    (``FILTERABLE_KEYS[source]``); a pattern on another key discards every record. At most
-    ``MAX_FILTERS_PER_MAPPING`` filters (`count`, when some patterns could not be parsed)."""
-    allowed = FILTERABLE_KEYS[source]
-    listed = " or ".join(f"'{key}'" for key in allowed)
+    """Each parsed filter pattern must be a JSON object whose top-level keys are keys of the source's records
+    (``FILTERABLE_KEYS[source]`` for the payload, ``FILTER_METADATA_KEYS[source]``); a pattern on another key
+    discards every record. At most ``MAX_FILTERS_PER_MAPPING`` filters (`count`, when some patterns could not be
+    parsed)."""
+    [payload_key] = FILTERABLE_KEYS[source]
+    allowed = (payload_key, *FILTER_METADATA_KEYS[source])
+    listed = f"'{payload_key}' (the payload) or the record's metadata keys ({', '.join(FILTER_METADATA_KEYS[source])})"
     violations = []
     count = len(patterns) if count is None else count
     if count > MAX_FILTERS_PER_MAPPING:
@@ -404,8 +434,8 @@ def check_filter_patterns(
                 Violation(
                     path,
                     f"filters[{index}]",
-                    f"a pattern on {listed} only: AWS filters {source} records on that key, a pattern on any "
-                    "other key matches nothing and every record is discarded",
+                    f"a pattern on {listed}: a {source} record has no other key, so a pattern on one matches "
+                    "nothing and every record is discarded",
                     f"a pattern on {', '.join(repr(key) for key in wrong) if wrong else 'no key'}",
                 )
             )

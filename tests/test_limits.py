@@ -10,6 +10,7 @@ from hypothesis import strategies as st
 from constructs_lib.errors import ValidationError, Violation, raise_if_any
 from constructs_lib.limits import (
     DESTINATIONS,
+    FILTER_METADATA_KEYS,
     FILTERABLE_KEYS,
     INFINITE,
     LIMITS,
@@ -255,11 +256,16 @@ def test_an_invalid_value_is_reported_as_given_by_any_check():
 
 
 @pytest.mark.parametrize("source", sorted(FILTERABLE_KEYS))
-def test_filter_patterns_only_on_the_key_a_source_filters(source):
+def test_filter_patterns_only_on_keys_the_source_records_have(source):
     [key] = FILTERABLE_KEYS[source]
     assert check_filter_patterns([{key: {"a": [1]}}] * 10, source=source, path="S/C") == []
-    [violation] = check_filter_patterns([{key: {}}, {"eventSourceARN": ["x"]}], source=source, path="S/C")
-    assert violation.setting == "filters[1]" and violation.given == "a pattern on 'eventSourceARN'"
+    metadata = [{name: ["x"]} for name in FILTER_METADATA_KEYS[source]]
+    assert check_filter_patterns(metadata, source=source, path="S/C") == []
+    [violation] = check_filter_patterns(
+        [{key: {}}, {"eventSourceARN": ["x"], "order_id": ["1"]}], source=source, path="S/C"
+    )
+    assert violation.setting == "filters[1]" and violation.given == "a pattern on 'order_id'"
+    assert f"'{key}' (the payload)" in violation.allowed and "every record is discarded" in violation.allowed
     [too_many] = check_filter_patterns([{key: {}}] * 11, source=source, path="S/C")
     assert too_many.setting == "filters" and too_many.given == "11"
     [not_object] = check_filter_patterns(["x"], source=source, path="S/C")

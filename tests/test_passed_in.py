@@ -631,17 +631,26 @@ def sqs_filters(stack, filters):
     "build,good,bad",
     [
         (kinesis_filters, {"data": {"kind": ["order"]}}, {"partitionKey": ["1"]}),
-        (dynamodb_filters, {"dynamodb": {"Keys": {"id": {"S": ["1"]}}}}, {"eventName": ["INSERT"]}),
-        (sqs_filters, {"body": {"kind": ["order"]}}, {"attributes": {"SenderId": ["x"]}}),
+        (dynamodb_filters, {"dynamodb": {"Keys": {"id": {"S": ["1"]}}}}, {"NewImage": {"id": {"S": ["1"]}}}),
+        (sqs_filters, {"body": {"kind": ["order"]}}, {"RequestCode": ["BBBB"]}),
     ],
 )
-def test_filters_may_only_use_the_key_each_source_filters_on(stack, build, good, bad):
+def test_filters_may_only_use_the_keys_of_the_source_records(stack, build, good, bad):
     bad_key = next(iter(bad))
     [(setting, text)] = violations(
         build, stack, [lambda_.FilterCriteria.filter(good), lambda_.FilterCriteria.filter(bad)]
     )
     assert setting == "filters[1]"
     assert f"got a pattern on '{bad_key}'" in text and "every record is discarded" in text
+
+
+def test_a_dynamodb_pattern_on_event_name_as_in_aws_documentation_is_accepted(stack):
+    # The FilterCriteria example of aws-cdk-lib's API reference filters a DynamoDB stream on eventName and dynamodb.
+    pattern = {"eventName": ["INSERT"], "dynamodb": {"NewImage": {"id": {"BOOL": [True]}}}}
+    dynamodb_filters(stack, [lambda_.FilterCriteria.filter(pattern), {"eventName": ["REMOVE"]}])
+    [mapping] = Template.from_stack(stack).find_resources("AWS::Lambda::EventSourceMapping").values()
+    patterns = [json.loads(f["Pattern"]) for f in mapping["Properties"]["FilterCriteria"]["Filters"]]
+    assert patterns == [pattern, {"eventName": ["REMOVE"]}]
 
 
 def test_plain_dict_patterns_are_serialized_and_filter_criteria_kept(stack):

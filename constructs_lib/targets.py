@@ -28,7 +28,7 @@ from aws_cdk import aws_sns as sns
 from aws_cdk import aws_sqs as sqs
 from constructs import IConstruct
 
-from constructs_lib._cdk import ALIAS_GRANT, has_member, is_resolved_str
+from constructs_lib._cdk import ALIAS_GRANT, OBJECTS_GRANT, has_member, is_resolved_str
 from constructs_lib.errors import Violation
 from constructs_lib.limits import (
     DELIVERY_ACTIONS,
@@ -201,13 +201,16 @@ def event_bus_target(bus: Any) -> Target:
 
 
 def bucket_target(bucket: Any, kms_actions: tuple[str, ...] = KMS_WRITE_ACTIONS) -> Target:
+    objects = bucket.arn_for_objects("*")
+    put_object = _allow(["s3:PutObject"], objects)  # DELIVERY_ACTIONS[S3_BUCKET], per resource
+    setattr(put_object, OBJECTS_GRANT, objects)
     return Target(
         DestinationKind.S3_BUCKET,
         bucket.bucket_arn,
         None,
         bucket,
         (
-            _allow(["s3:PutObject"], bucket.arn_for_objects("*")),  # DELIVERY_ACTIONS[S3_BUCKET], per resource
+            put_object,
             _allow(["s3:ListBucket"], bucket.bucket_arn),
             *kms_statements(bucket.encryption_key, kms_actions),
         ),

@@ -167,3 +167,42 @@ def test_a_small_user_queue_as_async_home_is_warned(stack):
     AsyncInvocation(stack, "Async", function=make_function(stack), on_failure=destinations.SqsDestination(queue))
     [warning] = Annotations.from_stack(stack).find_warning("/Orders/Async", Match.string_like_regexp("1 MiB"))
     assert "on_failure must be at least 1048576 bytes" in warning.entry.data
+
+
+def test_plain_aws_cdk_stream_sources_with_s3_on_failure_pass_the_rules():
+    # What aws-cdk itself synthesizes for KinesisEventSource / DynamoEventSource(on_failure=S3OnFailureDestination):
+    # the rules accept the bucket as a stream home and find its (broad) grants sufficient.
+    from aws_cdk import aws_dynamodb as dynamodb
+    from aws_cdk import aws_kinesis as kinesis
+    from aws_cdk import aws_lambda as lambda_
+
+    from constructs_lib.checks import run_checks
+
+    app = new_app()
+    stack = cdk.Stack(app, "Plain")
+    function = make_function(stack)
+    bucket = s3.Bucket(stack, "Failures", encryption_key=kms.Key(stack, "Key", enable_key_rotation=True))
+    table = dynamodb.Table(
+        stack,
+        "Table",
+        partition_key=dynamodb.Attribute(name="id", type=dynamodb.AttributeType.STRING),
+        stream=dynamodb.StreamViewType.NEW_IMAGE,
+    )
+    common = {
+        "starting_position": lambda_.StartingPosition.LATEST,
+        "retry_attempts": 2,
+        "max_record_age": cdk.Duration.hours(1),
+        "bisect_batch_on_error": True,
+        "report_batch_item_failures": True,
+        "on_failure": event_sources.S3OnFailureDestination(bucket),
+    }
+    function.add_event_source(event_sources.KinesisEventSource(kinesis.Stream(stack, "Orders"), **common))
+    function.add_event_source(event_sources.DynamoEventSource(table, **common))
+    template = Template.from_stack(stack).to_json()
+    homes = [
+        resource["Properties"]["DestinationConfig"]["OnFailure"]["Destination"]
+        for resource in template["Resources"].values()
+        if resource["Type"] == "AWS::Lambda::EventSourceMapping"
+    ]
+    assert homes == [arn_of(stack, bucket)] * 2
+    assert run_checks(template) == []

@@ -46,6 +46,7 @@ from constructs_lib.targets import (
     kms_statements,
     queue_size_warnings,
     resolve_target,
+    sns_payload_note,
 )
 
 # Every AsyncInvocation of an app with the function it configures, so that a second one for the same function and
@@ -233,6 +234,10 @@ class AsyncInvocation(Construct):
         for setting, target in (("on_failure", failure_target), ("dead_letter_queue", dlq_target)):
             for warning in queue_size_warnings(target, path=self.node.path, setting=setting):
                 cdk.Annotations.of(self).add_warning_v2("constructs_lib:async:small-messages", str(warning))
+        for setting, target in (("on_success", success_target), ("on_failure", failure_target)):
+            note = sns_payload_note(target, path=self.node.path, setting=setting)
+            if note is not None:
+                cdk.Annotations.of(self).add_info(note)
         self._dead_letter_home_set_by_cdk = cdk_dead_letter
         for target in (success_target, failure_target, dlq_target):
             if target is not None:

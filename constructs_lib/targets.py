@@ -35,6 +35,7 @@ from constructs_lib.limits import (
     DESTINATIONS,
     KMS_WRITE_ACTIONS,
     S3_KMS_WRITE_ACTIONS,
+    SNS_MAX_MESSAGE_BYTES,
     DestinationKind,
     check_destination,
     check_failure_queue_size,
@@ -329,3 +330,15 @@ def queue_size_warnings(target: Target | None, *, path: str, setting: str) -> li
     if not isinstance(size, int) or cdk.Token.is_unresolved(size):
         return []
     return check_failure_queue_size(size, path=path, setting=setting)
+
+
+def sns_payload_note(target: Target | None, *, path: str, setting: str) -> str | None:
+    """For an asynchronous invocation record sent to SNS: the topic takes 256 KB, and Lambda drops the payload of a
+    larger record (API reference, OnFailure) — the event is then not in the record, so it cannot be replayed."""
+    if target is None or target.kind is not DestinationKind.SNS_TOPIC:
+        return None
+    return (
+        f"{path}: {setting} is {target.describe()}: SNS takes messages up to {SNS_MAX_MESSAGE_BYTES // 1024} KB, and "
+        "Lambda drops the request and response payload from a larger record, so that event could not be replayed. "
+        "Use an SQS queue (1 MiB) if events can be that large."
+    )

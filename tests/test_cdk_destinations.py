@@ -206,3 +206,14 @@ def test_plain_aws_cdk_stream_sources_with_s3_on_failure_pass_the_rules():
     ]
     assert homes == [arn_of(stack, bucket)] * 2
     assert run_checks(template) == []
+
+
+def test_an_sns_destination_of_async_records_carries_the_256_kb_note(stack):
+    from aws_cdk.assertions import Annotations, Match
+
+    topic = sns.Topic(stack, "Done", enforce_ssl=True)
+    AsyncInvocation(stack, "Async", function=make_function(stack), on_success=destinations.SnsDestination(topic))
+    [info] = Annotations.from_stack(stack).find_info("/Orders/Async", Match.string_like_regexp("256 KB"))
+    assert (
+        "on_success is SNS topic Orders/Done" in info.entry.data and "drops the request and response" in info.entry.data
+    )

@@ -661,6 +661,8 @@ KINESIS_DEFAULT_MAX_RECORD_BYTES: Final = 1_048_576
 KINESIS_PARTITION_KEY_MAX_LENGTH: Final = 256
 KINESIS_SHARD_WRITE_RECORDS_PER_SECOND: Final = 1_000
 KINESIS_SHARD_WRITE_BYTES_PER_SECOND: Final = 1_048_576
+# Amazon S3 API reference, DeleteObjects: "you can specify up to 1,000 keys" per request.
+S3_DELETE_OBJECTS_MAX_KEYS: Final = 1_000
 
 
 # --- Kafka event source mappings (Amazon MSK and self-managed Apache Kafka) --------------------------------

@@ -19,7 +19,7 @@ from enum import StrEnum
 from typing import Any
 
 from constructs_lib.fetch import records_of_payload
-from constructs_lib.limits import S3_FAILURE_OBJECT_PREFIX
+from constructs_lib.limits import S3_DELETE_OBJECTS_MAX_KEYS, S3_FAILURE_OBJECT_PREFIX
 from constructs_lib.records import RecordFormatError, StreamFailureRecord, parse_s3_failure_object
 from constructs_lib.redrive._core import MessageResult, Outcome, RedriveSummary, _failure_reason, describe_record
 from constructs_lib.redrive._payloads import UnsupportedRecord
@@ -36,8 +36,6 @@ __all__ = ["REDRIVEN_TAG", "AfterReplay", "redrive_bucket"]
 
 #: The tag ``after=AfterReplay.TAG`` puts on a replayed object; objects carrying it are not replayed again.
 REDRIVEN_TAG = "constructs-lib-redriven"
-# DeleteObjects takes at most 1,000 keys (Amazon S3 API reference, DeleteObjects).
-_DELETE_OBJECTS_MAX_KEYS = 1_000
 
 
 class AfterReplay(StrEnum):
@@ -242,8 +240,8 @@ class _BucketRun:
     def _delete(self, replayed: Sequence[tuple[_Planned, str, bool]]) -> dict[str, str]:
         not_deleted: dict[str, str] = {}
         keys = [plan.key for plan, _, _ in replayed]
-        for start in range(0, len(keys), _DELETE_OBJECTS_MAX_KEYS):
-            chunk = keys[start : start + _DELETE_OBJECTS_MAX_KEYS]
+        for start in range(0, len(keys), S3_DELETE_OBJECTS_MAX_KEYS):
+            chunk = keys[start : start + S3_DELETE_OBJECTS_MAX_KEYS]
             try:
                 response = self.s3.delete_objects(
                     Bucket=self.bucket, Delete={"Objects": [{"Key": key} for key in chunk], "Quiet": False}

@@ -332,3 +332,20 @@ def test_the_cli_takes_an_s3_source(s3, kinesis):
     assert "moved: 2, failed: 0, skipped: 0" in stdout.getvalue()
     assert keys_left(s3) == {"aws/lambda/x/junk"}
     assert stream_contents(kinesis) == expected(written)
+
+
+def test_progress_is_reported_after_every_round(s3, kinesis):
+    fill_bucket(s3, 5)
+    s3.put_object(Bucket=BUCKET, Key="aws/lambda/x/junk", Body=b"junk")
+    seen = []
+
+    redrive_bucket(
+        BUCKET,
+        StreamTarget("orders-replay", client=kinesis),
+        s3_client=s3,
+        objects_per_round=4,
+        on_progress=seen.append,
+    )
+
+    assert [(p.done, p.total) for p in seen] == [(4, None), (6, None)]
+    assert (seen[-1].moved, seen[-1].failed, seen[-1].skipped) == (5, 0, 1)

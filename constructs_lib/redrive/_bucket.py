@@ -21,7 +21,14 @@ from typing import Any
 from constructs_lib.fetch import records_of_payload
 from constructs_lib.limits import S3_DELETE_OBJECTS_MAX_KEYS, S3_FAILURE_OBJECT_PREFIX
 from constructs_lib.records import RecordFormatError, StreamFailureRecord, parse_s3_failure_object
-from constructs_lib.redrive._core import MessageResult, Outcome, RedriveSummary, _failure_reason, describe_record
+from constructs_lib.redrive._core import (
+    MessageResult,
+    Outcome,
+    RedriveProgress,
+    RedriveSummary,
+    _failure_reason,
+    describe_record,
+)
 from constructs_lib.redrive._payloads import UnsupportedRecord
 from constructs_lib.redrive._targets import (
     Delivery,
@@ -64,6 +71,7 @@ def redrive_bucket(
     objects_per_round: int = 20,
     read_threads: int = 8,
     on_result: Callable[[MessageResult], None] | None = None,
+    on_progress: Callable[[RedriveProgress], None] | None = None,
 ) -> RedriveSummary:
     """Replay the failure objects under ``prefix`` of ``bucket`` to ``target``; delete (or tag) each object only
     once all of its records were delivered.
@@ -77,6 +85,8 @@ def redrive_bucket(
     replayed is reported (failed or skipped, with the reason) and left; when the target or S3 fails as a whole,
     the run stops: what was delivered before is deleted, the rest stays. ``MessageResult.message_id`` is the
     object key. At least once: a crash between delivery and deletion replays that object again.
+    ``on_result`` is called for every object as it is settled, ``on_progress`` after every round (total unknown:
+    S3 has no cheap object count).
     """
     after = AfterReplay(after)
     if max_objects is not None and max_objects < 0:
@@ -90,6 +100,8 @@ def redrive_bucket(
         try:
             for keys in _rounds(run.keys(prefix), objects_per_round, max_objects):
                 run.process_round(keys, readers)
+                if on_progress is not None:
+                    on_progress(run.progress())
                 if run.stopped_by:
                     break
         except Exception as error:  # listing failed: nothing more can be taken
@@ -122,6 +134,11 @@ class _BucketRun:
         self.results: list[MessageResult] = []
         self.stopped_by: str | None = None
         self.lock = threading.Lock()  # objects are read, and some settled, on the reader threads
+
+    def progress(self) -> RedriveProgress:
+        with self.lock:
+            counts = [sum(1 for r in self.results if r.outcome is outcome) for outcome in Outcome]
+        return RedriveProgress(len(self.results), None, *counts)
 
     def keys(self, prefix: str) -> Iterator[str]:
         paginator = self.s3.get_paginator("list_objects_v2")

@@ -150,6 +150,7 @@ def main(argv: Sequence[str] | None = None, *, stdout: TextIO | None = None, std
                 dry_run=args.dry_run,
                 after=args.after,
                 on_result=on_result,
+                on_progress=progress.update if progress.enabled else None,
             )
         else:
             summary = redrive(

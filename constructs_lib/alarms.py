@@ -39,6 +39,7 @@ from constructs_lib._cdk import number_or_unresolved
 from constructs_lib.errors import Violation, raise_if_any
 from constructs_lib.functions import LATEST, subject_of
 from constructs_lib.limits import (
+    ALARM_TOPIC_KMS_ACTIONS,
     RETENTION_ALARM_FRACTION,
     SQS_DEFAULT_RETENTION_SECONDS,
     CheckedValue,
@@ -269,7 +270,7 @@ def _allow_cloudwatch_to_use_topic_key(scope: IConstruct, topic: Any) -> None:
         )
         return
     if isinstance(key, (kms.Key, kms.Alias)):
-        key.grant(iam.ServicePrincipal(CLOUDWATCH_PRINCIPAL), "kms:Decrypt", "kms:GenerateDataKey*")
+        key.grant(iam.ServicePrincipal(CLOUDWATCH_PRINCIPAL), *ALARM_TOPIC_KMS_ACTIONS)
         return
     cdk.Annotations.of(scope).add_warning_v2(
         "constructs_lib:alarms:imported-topic-key",

@@ -19,6 +19,7 @@ from constructs_lib.errors import Violation, raise_if_any
 from constructs_lib.failure_queue import DEFAULT_FAILURE_QUEUE, FailureQueue, check_failure_home, needs_queue_alarms
 from constructs_lib.functions import FunctionSubject, grant_statements, subject_of
 from constructs_lib.limits import (
+    KAFKA_CONSUMER_GROUP_ID_MAX_LENGTH,
     KAFKA_NETWORK_ACTIONS,
     KAFKA_OFFSET_LAG_ALARM_RECORDS,
     KAFKA_PROVISIONED_ONLY,
@@ -307,7 +308,9 @@ class KafkaConsumer(Construct):
             failure_target = resolve_target(self.failure_queue)
         self.on_failure_target = failure_target
         self.on_failure_topic = failure_topic
-        self.consumer_group_id = consumer_group_id or cdk.Names.unique_resource_name(self, max_length=200)
+        self.consumer_group_id = consumer_group_id or cdk.Names.unique_resource_name(
+            self, max_length=KAFKA_CONSUMER_GROUP_ID_MAX_LENGTH
+        )
         if not provisioned and on_demand_ignored:
             cdk.Annotations.of(self).add_warning_v2(
                 "constructs_lib:kafka:on-demand",

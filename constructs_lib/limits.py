@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import math
 import re
+from collections.abc import Mapping
 from dataclasses import dataclass, replace
 from enum import StrEnum
 from typing import Final
@@ -179,6 +180,8 @@ MAPPING_DEFAULT_BATCH_SIZE: Final = 100
 MAPPING_DEFAULT_BATCHING_WINDOW_SECONDS: Final = 0
 STREAM_DEFAULT_BISECT_BATCH_ON_ERROR: Final = False
 SQS_DEFAULT_VISIBILITY_TIMEOUT_SECONDS: Final = 30
+# AWS::Lambda::Function Timeout: "The default is 3 seconds" (CloudFormation User Guide, AWS::Lambda::Function).
+LAMBDA_DEFAULT_TIMEOUT_SECONDS: Final = 3
 EVENTBRIDGE_DEFAULT_RETRY_ATTEMPTS: Final = 185
 EVENTBRIDGE_DEFAULT_MAX_EVENT_AGE_SECONDS: Final = 86_400
 
@@ -331,6 +334,101 @@ def check_sqs_batching(
                 f"{_given(max_batching_window, 'seconds')} with {batch_setting} {format_value(batch_size)}",
             )
         )
+    return violations
+
+
+@dataclass(frozen=True)
+class SqsUnsupportedSetting:
+    """A setting of stream mappings that SQS sources do not have, and what SQS does instead."""
+
+    cfn_property: str
+    instead: str
+
+
+# Lambda parameters for Amazon SQS event source mappings (AWS Lambda Developer Guide): none of these apply to SQS;
+# a failed message goes back to the queue and moves to its dead-letter queue after maxReceiveCount receives.
+SQS_UNSUPPORTED_SETTINGS: Final[dict[str, SqsUnsupportedSetting]] = {
+    "bisect_batch_on_error": SqsUnsupportedSetting("BisectBatchOnFunctionError", "batches are not split"),
+    "retry_attempts": SqsUnsupportedSetting(
+        "MaximumRetryAttempts", "a message is retried until it has been received maxReceiveCount times"
+    ),
+    "max_record_age": SqsUnsupportedSetting(
+        "MaximumRecordAgeInSeconds", "a message lives for the queue's retention period"
+    ),
+    "parallelization_factor": SqsUnsupportedSetting("ParallelizationFactor", "concurrency is set with max_concurrency"),
+    "tumbling_window": SqsUnsupportedSetting("TumblingWindowInSeconds", "there are no tumbling windows"),
+    "starting_position": SqsUnsupportedSetting("StartingPosition", "a queue has no position"),
+    "on_failure": SqsUnsupportedSetting("DestinationConfig", "event source mappings cannot have a destination for SQS"),
+}
+"""Keyed by the constructs' argument names; ``cfn_property`` names the same setting in a template."""
+
+
+def sqs_unsupported_settings(given: Mapping[str, str], *, path: str) -> list[Violation]:
+    """One violation per stream-only setting given for an SQS source. `given` maps a setting (argument name or
+    CloudFormation property) to how the given value reads; the violation names the setting as given."""
+    by_property = {setting.cfn_property: setting for setting in SQS_UNSUPPORTED_SETTINGS.values()}
+    violations = []
+    for name, value in given.items():
+        setting = SQS_UNSUPPORTED_SETTINGS.get(name) or by_property.get(name)
+        if setting is not None:
+            violations.append(
+                Violation(
+                    path,
+                    name,
+                    f"left out for SQS sources ({setting.instead}); failed messages go to the queue's dead-letter "
+                    "queue through its redrive policy",
+                    value,
+                )
+            )
+    return violations
+
+
+def check_stream_settings(
+    *,
+    batch_size: CheckedValue,
+    max_batching_window: CheckedValue,
+    retry_attempts: CheckedValue,
+    max_record_age: CheckedValue,
+    parallelization_factor: CheckedValue,
+    tumbling_window: CheckedValue,
+    path: str,
+) -> list[Violation]:
+    """The numeric settings of a Kinesis or DynamoDB Streams mapping, in seconds where they are times.
+
+    For ``retry_attempts`` and ``max_record_age`` None means None was given: that is no bounded default and no
+    explicit ``INFINITE``, so it is rejected; for the others None means not set."""
+    violations = [
+        Violation(
+            path, setting, "set: leave it out for the bounded default, or pass INFINITE (-1) to never give up", "None"
+        )
+        for setting, value in (("retry_attempts", retry_attempts), ("max_record_age", max_record_age))
+        if value is None
+    ]
+    for key, setting, value in (
+        ("mapping.batch_size", "batch_size", batch_size),
+        ("mapping.max_batching_window", "max_batching_window", max_batching_window),
+        ("stream.retry_attempts", "retry_attempts", retry_attempts),
+        ("stream.max_record_age", "max_record_age", max_record_age),
+        ("stream.parallelization_factor", "parallelization_factor", parallelization_factor),
+        ("stream.tumbling_window", "tumbling_window", tumbling_window),
+    ):
+        violations += check_limit(LIMITS[key], value, path=path, setting=setting)
+    return violations
+
+
+def check_queue_settings(
+    *,
+    batch_size: CheckedValue,
+    max_batching_window: CheckedValue,
+    max_concurrency: CheckedValue,
+    fifo: bool | None,
+    path: str,
+) -> list[Violation]:
+    """The numeric settings of an SQS mapping (max_batching_window in seconds)."""
+    violations = check_sqs_batching(
+        batch_size=batch_size, max_batching_window=max_batching_window, fifo=fifo, path=path
+    )
+    violations += check_limit(LIMITS["sqs.max_concurrency"], max_concurrency, path=path, setting="max_concurrency")
     return violations
 
 
@@ -521,18 +619,26 @@ def _given(value: CheckedValue, unit: str) -> str:
 
 # --- the permissions each wiring needs, on the function's execution role ----------------------------------
 
+LAMBDA_INVOKE_ACTION: Final = "lambda:InvokeFunction"
+"""Invoking a function: a Lambda destination, and any caller of a function."""
+S3_OBJECT_ACTIONS: Final = ("s3:PutObject",)
+"""An S3 failure home: granted on the bucket's objects (``<bucket arn>/*``)."""
+S3_BUCKET_ACTIONS: Final = ("s3:ListBucket",)
+"""An S3 failure home: granted on the bucket itself."""
 DELIVERY_ACTIONS: Final[dict[DestinationKind, tuple[str, ...]]] = {
     DestinationKind.SQS_QUEUE: ("sqs:SendMessage",),
     DestinationKind.SNS_TOPIC: ("sns:Publish",),
-    DestinationKind.LAMBDA_FUNCTION: ("lambda:InvokeFunction",),
+    DestinationKind.LAMBDA_FUNCTION: (LAMBDA_INVOKE_ACTION,),
     DestinationKind.EVENT_BUS: ("events:PutEvents",),
-    # PutObject on the bucket's objects, ListBucket on the bucket itself.
-    DestinationKind.S3_BUCKET: ("s3:PutObject", "s3:ListBucket"),
+    DestinationKind.S3_BUCKET: S3_OBJECT_ACTIONS + S3_BUCKET_ACTIONS,
 }
 KMS_WRITE_ACTIONS: Final = ("kms:Decrypt", "kms:GenerateDataKey")
 """On a target's customer-managed key: writing an encrypted message needs a data key (and Decrypt for SQS/SNS)."""
 KMS_READ_ACTIONS: Final = ("kms:Decrypt",)
 """On a source's customer-managed key."""
+ALARM_TOPIC_KMS_ACTIONS: Final = ("kms:Decrypt", "kms:GenerateDataKey*")
+"""What CloudWatch needs on the key of an encrypted SNS topic it notifies (Amazon SNS Developer Guide, "Enable
+compatibility between event sources from AWS services and encrypted topics")."""
 KINESIS_READ_ACTIONS: Final = (
     "kinesis:DescribeStream",
     "kinesis:DescribeStreamSummary",
@@ -639,6 +745,11 @@ SQS_BATCH_MAX_BYTES: Final = 1_048_576
 # keys included); a partition key is 1-256 Unicode characters; data + partition key at most the stream's
 # maximum record size, 1 MiB unless raised with UpdateMaxRecordSize (MaxRecordSizeInKiB, up to 10 MiB; "Handle
 # large records", Kinesis Data Streams Developer Guide). A shard takes 1,000 records and 1 MiB per second.
+# GetRecords Limit: Kinesis Data Streams API reference "up to 10,000"; DynamoDB Streams API reference "up to 1000".
+KINESIS_GET_RECORDS_MAX_LIMIT: Final = 10_000
+DYNAMODB_STREAMS_GET_RECORDS_MAX_LIMIT: Final = 1_000
+# AWS::Kinesis::StreamConsumer ConsumerName: 1 to 128 characters (CloudFormation User Guide).
+KINESIS_CONSUMER_NAME_MAX_LENGTH: Final = 128
 KINESIS_PUT_RECORDS_MAX_ENTRIES: Final = 500
 KINESIS_PUT_RECORDS_MAX_BYTES: Final = 5 * 1_048_576
 KINESIS_DEFAULT_MAX_RECORD_BYTES: Final = 1_048_576

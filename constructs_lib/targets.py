@@ -30,7 +30,15 @@ from constructs import IConstruct
 
 from constructs_lib._cdk import ALIAS_GRANT, has_member, is_resolved_str
 from constructs_lib.errors import Violation
-from constructs_lib.limits import DELIVERY_ACTIONS, DESTINATIONS, KMS_WRITE_ACTIONS, DestinationKind, check_destination
+from constructs_lib.limits import (
+    DELIVERY_ACTIONS,
+    DESTINATIONS,
+    KMS_WRITE_ACTIONS,
+    S3_BUCKET_ACTIONS,
+    S3_OBJECT_ACTIONS,
+    DestinationKind,
+    check_destination,
+)
 
 
 @dataclass(frozen=True)
@@ -199,8 +207,8 @@ def bucket_target(bucket: Any) -> Target:
         None,
         bucket,
         (
-            _allow(["s3:PutObject"], bucket.arn_for_objects("*")),  # DELIVERY_ACTIONS[S3_BUCKET], per resource
-            _allow(["s3:ListBucket"], bucket.bucket_arn),
+            _allow(list(S3_OBJECT_ACTIONS), bucket.arn_for_objects("*")),
+            _allow(list(S3_BUCKET_ACTIONS), bucket.bucket_arn),
             *kms_statements(bucket.encryption_key),
         ),
     )

@@ -6,18 +6,12 @@ from collections.abc import Iterator
 
 from constructs_lib.checks.model import Level, rule
 from constructs_lib.checks.template import SQS, TemplateView, number, redrive_policy, truthy
-from constructs_lib.limits import check_max_receive_count, check_visibility_timeout
-
-STREAM_ONLY_SETTINGS = (
-    "DestinationConfig",
-    "BisectBatchOnFunctionError",
-    "MaximumRetryAttempts",
-    "MaximumRecordAgeInSeconds",
-    "ParallelizationFactor",
-    "TumblingWindowInSeconds",
-    "StartingPosition",
+from constructs_lib.limits import (
+    SQS_DEFAULT_VISIBILITY_TIMEOUT_SECONDS,
+    check_max_receive_count,
+    check_visibility_timeout,
+    sqs_unsupported_settings,
 )
-SQS_DEFAULT_VISIBILITY_TIMEOUT = 30
 
 
 def _sqs_mappings(view: TemplateView):
@@ -33,7 +27,8 @@ def _sqs_mappings(view: TemplateView):
 )
 def sqs_stream_only_setting(view: TemplateView) -> Iterator[tuple[str, str]]:
     for mapping in _sqs_mappings(view):
-        present = [name for name in STREAM_ONLY_SETTINGS if name in mapping.properties]
+        given = {name: repr(value) for name, value in mapping.properties.items()}
+        present = [violation.setting for violation in sqs_unsupported_settings(given, path=mapping.logical_id)]
         if present:
             yield mapping.logical_id, f"SQS mapping sets {', '.join(present)}, which SQS sources do not support"
 
@@ -104,7 +99,9 @@ def _visibility(view: TemplateView):
     for mapping in _sqs_mappings(view):
         if mapping.source_id is None or mapping.function_id is None:
             continue
-        visibility = number(view.properties(mapping.source_id).get("VisibilityTimeout", SQS_DEFAULT_VISIBILITY_TIMEOUT))
+        visibility = number(
+            view.properties(mapping.source_id).get("VisibilityTimeout", SQS_DEFAULT_VISIBILITY_TIMEOUT_SECONDS)
+        )
         found = check_visibility_timeout(
             visibility_timeout=visibility, function_timeout=view.function_timeout(mapping.function_id), path=""
         )

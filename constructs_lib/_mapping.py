@@ -6,8 +6,11 @@ import json
 from collections.abc import Mapping, Sequence
 from typing import Any
 
+import aws_cdk as cdk
+from aws_cdk import aws_cloudwatch as cloudwatch
 from aws_cdk import aws_lambda as lambda_
 
+from constructs_lib import alarms as alarm_lib
 from constructs_lib._cdk import is_resolved_str
 from constructs_lib.errors import Violation
 from constructs_lib.functions import FunctionSubject
@@ -100,3 +103,40 @@ def no_on_success(on_success: Any, *, path: str) -> list[Violation]:
             describe_object(on_success),
         )
     ]
+
+
+class MappingAccessors:
+    """What aws-cdk's event sources expose about their mapping, for the consumers of this library: the mapping's
+    id and ARN, and the metrics to watch (with the dimensions Lambda publishes them under)."""
+
+    event_source_mapping: lambda_.CfnEventSourceMapping
+    function: lambda_.IFunction
+
+    @property
+    def event_source_mapping_id(self) -> str:
+        """The mapping's UUID (its ``Ref``), as aws-cdk's ``IEventSourceMapping.event_source_mapping_id``."""
+        return self.event_source_mapping.ref
+
+    @property
+    def event_source_mapping_arn(self) -> str:
+        """The mapping's ARN (``Fn::GetAtt EventSourceMappingArn``)."""
+        return self.event_source_mapping.attr_event_source_mapping_arn
+
+    def metric_errors(self, *, period: cdk.Duration | None = None, statistic: str | None = None) -> cloudwatch.Metric:
+        """AWS/Lambda Errors of the function (Sum, per minute unless given): failed invocations."""
+        return with_options(alarm_lib.function_errors(self.function), period, statistic)
+
+    def metric_dropped_events(
+        self, *, period: cdk.Duration | None = None, statistic: str | None = None
+    ) -> cloudwatch.Metric:
+        """AWS/Lambda DroppedEventCount of this mapping (Sum, dimension EventSourceMappingUUID): records dropped
+        because they expired or exhausted their retries without a failure home. Lambda publishes it only when
+        the mapping's MetricsConfig includes EventCount (off by default, billed)."""
+        metric = alarm_lib.event_source_mapping_metric(self.event_source_mapping_id, "DroppedEventCount", "Sum")
+        return with_options(metric, period, statistic)
+
+
+def with_options(metric: cloudwatch.Metric, period: cdk.Duration | None, statistic: str | None) -> cloudwatch.Metric:
+    if period is None and statistic is None:
+        return metric
+    return metric.with_(period=period, statistic=statistic)

@@ -23,7 +23,8 @@ those alarms keep their last state (``IGNORE``) instead of clearing a real lag o
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+import weakref
+from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
 import aws_cdk as cdk
@@ -43,6 +44,8 @@ from constructs_lib.limits import (
     RETENTION_ALARM_FRACTION,
     SQS_DEFAULT_RETENTION_SECONDS,
     CheckedValue,
+    Number,
+    format_value,
     human_duration,
     oldest_message_threshold_seconds,
 )
@@ -159,6 +162,12 @@ def event_source_mapping_metric(mapping_uuid: str, metric_name: str, statistic: 
 # --- what the thresholds need to know about a resource ---------------------------------------------------
 
 
+def failure_queue_alarms(home: object) -> list[cloudwatch.Alarm]:
+    """The alarms a failure home brings itself (a ``FailureQueue``'s ``.alarms``), so that a construct using it
+    lists them in its own ``.alarms`` and one ``add_alarm_action`` reaches them all."""
+    return list(getattr(home, "alarms", None) or [])
+
+
 def queue_retention_seconds(queue: sqs.IQueue) -> CheckedValue:
     """The queue's retention in seconds: its MessageRetentionPeriod, SQS's 4 days when not set, None when
     unknown (an imported queue), UNRESOLVED for a token."""
@@ -184,7 +193,12 @@ def create_alarm(
     treat_missing_data: cloudwatch.TreatMissingData = COUNT_MISSING_DATA,
 ) -> cloudwatch.Alarm:
     """One alarm: the metric at or above `threshold` in one evaluation period (each watched condition is already
-    a problem when seen once). The name is left to CloudFormation."""
+    a problem when seen once). The name is left to CloudFormation. A threshold the construct was given in its
+    ``alarm_thresholds`` for this id replaces `threshold`, and the description says so."""
+    given = _given_thresholds(scope).get(id)
+    if given is not None:
+        description += f" Threshold {format_value(given)} (alarm_thresholds), instead of {format_value(threshold)}."
+        threshold = given
     return cloudwatch.Alarm(
         scope,
         id,
@@ -229,6 +243,51 @@ def queue_alarms(scope: Construct, queue: sqs.IQueue, *, id_prefix: str = "") ->
     ]
 
 
+_GIVEN_THRESHOLDS: weakref.WeakKeyDictionary[IConstruct, dict[str, Number]] = weakref.WeakKeyDictionary()
+
+
+def _given_thresholds(scope: IConstruct) -> dict[str, Number]:
+    return _GIVEN_THRESHOLDS.get(scope, {})
+
+
+def check_alarm_thresholds(thresholds: object, *, path: str) -> list[Violation]:
+    """``alarm_thresholds``: None, or a mapping of alarm id (as in ``.alarms``) to a number >= 0."""
+    if thresholds is None:
+        return []
+    allowed = "a mapping of alarm id to a threshold >= 0 in the metric's unit, e.g. {'ErrorsAlarm': 5}"
+    if not isinstance(thresholds, Mapping):
+        return [Violation(path, "alarm_thresholds", allowed, describe_object(thresholds))]
+    return [
+        Violation(path, f"alarm_thresholds[{key!r}]", "a number >= 0 in the metric's unit", repr(value))
+        for key, value in thresholds.items()
+        if not isinstance(key, str) or isinstance(value, bool) or not isinstance(value, int | float) or not value >= 0
+    ]
+
+
+def use_alarm_thresholds(scope: IConstruct, thresholds: Mapping[str, Number] | None) -> None:
+    """Remember the (checked) thresholds for the alarms `scope` creates with ``create_alarm``."""
+    if thresholds:
+        _GIVEN_THRESHOLDS[scope] = dict(thresholds)
+
+
+def check_thresholds_used(scope: IConstruct, alarms: Sequence[cloudwatch.Alarm]) -> None:
+    """An id in ``alarm_thresholds`` that names none of the alarms `scope` created is a ValidationError: the
+    threshold would silently change nothing."""
+    own = sorted(alarm.node.id for alarm in alarms if alarm.node.scope is scope)
+    unknown = sorted(set(_given_thresholds(scope)) - set(own))
+    raise_if_any(
+        [
+            Violation(
+                scope.node.path,
+                f"alarm_thresholds[{key!r}]",
+                "the id of an alarm of this construct: " + (", ".join(own) or "none (alarms=False)"),
+                key,
+            )
+            for key in unknown
+        ]
+    )
+
+
 def check_alarms_flag(alarms: Any, *, path: str) -> list[Violation]:
     if isinstance(alarms, bool):
         return []
@@ -241,21 +300,29 @@ def add_alarm_actions(scope: IConstruct, alarms: Sequence[cloudwatch.Alarm], act
     ``kms:GenerateDataKey*`` for ``cloudwatch.amazonaws.com`` in the key policy), without which every
     notification is silently lost. An imported key cannot be changed: a warning says what to allow."""
     path = scope.node.path
-    resolved: list[cloudwatch.IAlarmAction] = []
+    resolved: list[tuple[object, cloudwatch.IAlarmAction]] = []
     violations = []
     for action in actions:
         if hasattr(action, "topic_arn"):
             _allow_cloudwatch_to_use_topic_key(scope, action)
-            resolved.append(cloudwatch_actions.SnsAction(action))
+            resolved.append((action, cloudwatch_actions.SnsAction(action)))
         elif hasattr(action, "bind"):
-            resolved.append(action)
+            resolved.append((action, action))
         else:
             violations.append(
                 Violation(path, "alarm action", "an SNS topic or a cloudwatch.IAlarmAction", describe_object(action))
             )
     raise_if_any(violations)
     for alarm in alarms:
-        alarm.add_alarm_action(*resolved)
+        # An alarm of a FailureQueue is also listed by every construct using the queue: attach an action once.
+        attached = _ATTACHED.setdefault(alarm, [])
+        for given, alarm_action in resolved:
+            if not any(given is previous for previous in attached):
+                attached.append(given)
+                alarm.add_alarm_action(alarm_action)
+
+
+_ATTACHED: weakref.WeakKeyDictionary[cloudwatch.Alarm, list[object]] = weakref.WeakKeyDictionary()
 
 
 def _allow_cloudwatch_to_use_topic_key(scope: IConstruct, topic: Any) -> None:

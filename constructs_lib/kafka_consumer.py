@@ -14,7 +14,13 @@ from constructs import Construct
 
 from constructs_lib import alarms as alarm_lib
 from constructs_lib._cdk import child_path, has_member, is_resolved_str, number_or_unresolved, seconds_or_unresolved
-from constructs_lib._mapping import check_filters, filter_criteria, mapping_function_name, no_on_success
+from constructs_lib._mapping import (
+    MappingAccessors,
+    check_filters,
+    filter_criteria,
+    mapping_function_name,
+    no_on_success,
+)
 from constructs_lib.errors import Violation, raise_if_any
 from constructs_lib.failure_queue import DEFAULT_FAILURE_QUEUE, FailureQueue, check_failure_home, needs_queue_alarms
 from constructs_lib.functions import FunctionSubject, grant_statements, subject_of
@@ -74,7 +80,7 @@ _RECORD_AGE = _ModeDefault("max_record_age", DEFAULT_MAX_RECORD_AGE)
 _REPORT = _ModeDefault("report_batch_item_failures", True)
 
 
-class KafkaConsumer(Construct):
+class KafkaConsumer(MappingAccessors, Construct):
     """A function consuming a Kafka topic of an Amazon MSK cluster or of self-managed brokers, with the failure
     handling of ``StreamConsumer``.
 
@@ -128,13 +134,17 @@ class KafkaConsumer(Construct):
     :param on_success: not supported by event source mappings; given only to report a clear error.
     :param alarms: create the alarms below (``.alarms``); False creates none. Default: True.
     :param offset_lag_alarm_threshold: MaxOffsetLag (records) at which ``OffsetLagAlarm`` fires. Default: 10 000.
+    :param alarm_thresholds: a threshold per alarm id of ``.alarms`` created here (e.g. ``{"ErrorsAlarm": 5}``),
+        a number >= 0 in the metric's unit, replacing the default described below; an id of no alarm is an
+        error. Default: none.
 
     Alarms: ``ErrorsAlarm`` (the function's Errors >= 1), and in provisioned mode, on the mapping's own metrics
     (``MetricsConfig`` EventCount, ErrorCount and KafkaMetrics are enabled for them; they are billed as custom
     metrics): ``OffsetLagAlarm`` (MaxOffsetLag >= ``offset_lag_alarm_threshold``), ``DroppedEventsAlarm``
     (DroppedEventCount >= 1: records given up without reaching a failure home) and, with a failure home,
     ``OnFailureDeliveryErrorsAlarm`` (OnFailureDestinationDeliveryErrorCount >= 1). The default FailureQueue brings
-    its own two alarms; a plain SQS queue as ``on_failure`` gets the same two here.
+    its own two alarms (listed in ``.alarms``, as are those of a ``FailureQueue`` given as ``on_failure``); a plain
+    SQS queue as ``on_failure`` gets the same two here.
     """
 
     def __init__(
@@ -169,10 +179,12 @@ class KafkaConsumer(Construct):
         on_success: Any = None,
         alarms: bool = True,
         offset_lag_alarm_threshold: int = KAFKA_OFFSET_LAG_ALARM_RECORDS,
+        alarm_thresholds: Mapping[str, float] | None = None,
     ) -> None:
         path = child_path(scope, id)
         subject = subject_of(function)
         violations: list[Violation] = alarm_lib.check_alarms_flag(alarms, path=path)
+        violations += alarm_lib.check_alarm_thresholds(alarm_thresholds, path=path)
         if subject is None:
             violations.append(
                 Violation(path, "function", "a lambda Function, Version or Alias", describe_object(function))
@@ -297,6 +309,7 @@ class KafkaConsumer(Construct):
         assert subject is not None
 
         super().__init__(scope, id)
+        alarm_lib.use_alarm_thresholds(self, alarm_thresholds)
         self.function = function
         self.topic = topic
         self.provisioned = provisioned
@@ -383,6 +396,7 @@ class KafkaConsumer(Construct):
         self.alarms: list[cloudwatch.Alarm] = []
         if alarms:
             self.alarms = self._create_alarms(subject, offset_lag_alarm_threshold, record_age, retries)
+        alarm_lib.check_thresholds_used(self, self.alarms)
 
     def add_alarm_action(self, *actions: Any) -> None:
         """Attach each action (an ``sns.ITopic`` or a ``cloudwatch.IAlarmAction``) to every alarm in ``.alarms``."""
@@ -532,6 +546,8 @@ class KafkaConsumer(Construct):
             )
         if target is not None and needs_queue_alarms(target.construct):
             created += alarm_lib.queue_alarms(self, target.construct, id_prefix="OnFailure")
+        elif target is not None and target.construct is not self.failure_queue:
+            created += alarm_lib.failure_queue_alarms(target.construct)
         return created
 
     # --- validation --------------------------------------------------------------------------------------------

@@ -25,7 +25,13 @@ from constructs_lib._cdk import (
     seconds_or_unresolved,
     stack_of,
 )
-from constructs_lib._mapping import checked_filters, filter_criteria, mapping_function_name, no_on_success
+from constructs_lib._mapping import (
+    MappingAccessors,
+    checked_filters,
+    filter_criteria,
+    mapping_function_name,
+    no_on_success,
+)
 from constructs_lib.errors import Violation, raise_if_any
 from constructs_lib.failure_queue import needs_queue_alarms
 from constructs_lib.functions import FunctionSubject, check_environment, check_role, grant_statements, subject_of
@@ -47,7 +53,7 @@ from constructs_lib.limits import (
 from constructs_lib.targets import describe_object, is_aws_managed_key, is_fifo, kms_statements
 
 
-class QueueConsumer(Construct):
+class QueueConsumer(MappingAccessors, Construct):
     """A function consuming an SQS queue, with the queue's dead-letter queue as the failure home.
 
     For SQS sources AWS has no on-failure destination, bisecting, retry count or record age: a failed message
@@ -71,11 +77,14 @@ class QueueConsumer(Construct):
         most 10, on the message ``body`` only (AWS filters SQS messages on that key). Default: none.
     :param enabled: whether the mapping polls. Default: True.
     :param alarms: create the alarms below (``.alarms``); False creates none. Default: True.
+    :param alarm_thresholds: a threshold per alarm id of ``.alarms`` created here (e.g. ``{"ErrorsAlarm": 5}``),
+        a number >= 0 in the metric's unit, replacing the default described below; an id of no alarm is an
+        error. Default: none.
     :param grants_managed_elsewhere: set True when the function's role cannot take policies and you grant the
         permissions yourself (see ``AsyncInvocation``). Default: False.
 
-    Alarms: the failure home is the queue's dead-letter queue. A ``FailureQueue`` has its own alarms (call its
-    ``add_alarm_action``), so none are added here; any other dead-letter queue gets the two queue alarms here,
+    Alarms: the failure home is the queue's dead-letter queue. A ``FailureQueue`` has its own alarms, which are
+    listed in ``.alarms`` too (none are added); any other dead-letter queue gets the two queue alarms here,
     ``DeadLetterQueueMessagesWaitingAlarm`` (ApproximateNumberOfMessagesVisible >= 1) and
     ``DeadLetterQueueOldestMessageAgeAlarm`` (ApproximateAgeOfOldestMessage >= 80 % of its retention; taken as
     SQS's default 4 days when the dead-letter queue is imported). The dead-letter queue of an imported source
@@ -109,6 +118,7 @@ class QueueConsumer(Construct):
         on_failure: Any = None,
         on_success: Any = None,
         alarms: bool = True,
+        alarm_thresholds: Mapping[str, float] | None = None,
         grants_managed_elsewhere: bool = False,
     ) -> None:
         path = child_path(scope, id)
@@ -133,11 +143,13 @@ class QueueConsumer(Construct):
             on_success=on_success,
             filters=filters,
             alarms=alarms,
+            alarm_thresholds=alarm_thresholds,
             grants_managed_elsewhere=grants_managed_elsewhere,
         )
 
         super().__init__(scope, id)
         remember_stack(self, scope)
+        alarm_lib.use_alarm_thresholds(self, alarm_thresholds)
         owned = isinstance(queue, sqs.Queue)
         self.function = function
         self.queue = queue
@@ -164,6 +176,7 @@ class QueueConsumer(Construct):
         self.alarms: list[cloudwatch.Alarm] = []
         if alarms:
             self.alarms = self._create_alarms()
+        alarm_lib.check_thresholds_used(self, self.alarms)
 
     def _validate(
         self,
@@ -180,6 +193,7 @@ class QueueConsumer(Construct):
         on_success: Any,
         filters: Any,
         alarms: Any,
+        alarm_thresholds: Any,
         grants_managed_elsewhere: Any,
     ) -> tuple[FunctionSubject, list[Any], list[Violation]]:
         """Every violation at once, raised before any resource exists; returns the recommendations to warn
@@ -187,6 +201,7 @@ class QueueConsumer(Construct):
         ``sqs_unsupported_settings``."""
         subject = subject_of(function)
         violations: list[Violation] = alarm_lib.check_alarms_flag(alarms, path=path)
+        violations += alarm_lib.check_alarm_thresholds(alarm_thresholds, path=path)
         if subject is None:
             violations.append(
                 Violation(path, "function", "a lambda Function, Version or Alias", describe_object(function))
@@ -298,7 +313,7 @@ class QueueConsumer(Construct):
 
     def _create_alarms(self) -> list[cloudwatch.Alarm]:
         if not needs_queue_alarms(self.dead_letter_queue):
-            return []
+            return alarm_lib.failure_queue_alarms(self.dead_letter_queue)
         return alarm_lib.queue_alarms(self, self.dead_letter_queue, id_prefix="DeadLetterQueue")
 
     def add_alarm_action(self, *actions: Any) -> None:

@@ -21,7 +21,14 @@ from constructs_lib._cdk import (
     remember_stack,
     seconds_or_unresolved,
 )
-from constructs_lib._mapping import checked_filters, filter_criteria, mapping_function_name, no_on_success
+from constructs_lib._mapping import (
+    MappingAccessors,
+    checked_filters,
+    filter_criteria,
+    mapping_function_name,
+    no_on_success,
+    with_options,
+)
 from constructs_lib.errors import Violation, raise_if_any
 from constructs_lib.failure_queue import DEFAULT_FAILURE_QUEUE, FailureQueue, check_failure_home, needs_queue_alarms
 from constructs_lib.functions import FunctionSubject, check_environment, check_role, grant_statements, subject_of
@@ -52,7 +59,7 @@ def _record_age_seconds(max_record_age: Any) -> CheckedValue:
     return seconds_or_unresolved(max_record_age)
 
 
-class StreamConsumer(Construct):
+class StreamConsumer(MappingAccessors, Construct):
     """A function consuming a Kinesis stream or a DynamoDB table's stream, with resilient defaults.
 
     A poison pill (a record the function can never process) blocks its shard until it expires: a day for
@@ -100,6 +107,9 @@ class StreamConsumer(Construct):
     :param on_success: not supported by event source mappings; given only to report a clear error.
     :param alarms: create the alarms below (``.alarms``); False creates none, for this construct and its default
         failure queue. Default: True.
+    :param alarm_thresholds: a threshold per alarm id of ``.alarms`` created here (e.g. ``{"ErrorsAlarm": 5}``),
+        a number >= 0 in the metric's unit, replacing the default described below; an id of no alarm is an
+        error. Default: none.
     :param grants_managed_elsewhere: set True when the function's role cannot take policies and you grant the
         permissions yourself (see ``AsyncInvocation``). Default: False.
 
@@ -111,7 +121,8 @@ class StreamConsumer(Construct):
     read without enhanced fan-out also gets ``StreamIteratorAgeAlarm`` (AWS/Kinesis
     GetRecords.IteratorAgeMilliseconds with its StreamName >= 80 % of the stream's retention: records are about
     to expire unread). The default ``FailureQueue`` brings its own two alarms (included in ``.alarms``); an
-    ``on_failure`` that is a plain SQS queue gets the same two alarms here; an SNS topic has no "messages
+    ``on_failure`` that is a plain SQS queue gets the same two alarms here, one that is a ``FailureQueue`` has
+    them already (listed in ``.alarms`` too); an SNS topic has no "messages
     waiting" metric: watch the queue subscribed to it. ``add_alarm_action(topic)`` attaches an SNS topic or any
     ``cloudwatch.IAlarmAction`` to all of them.
     """
@@ -140,6 +151,7 @@ class StreamConsumer(Construct):
         enabled: bool = True,
         on_success: Any | None = None,
         alarms: bool = True,
+        alarm_thresholds: Mapping[str, float] | None = None,
         grants_managed_elsewhere: bool = False,
     ) -> None:
         path = child_path(scope, id)
@@ -167,11 +179,13 @@ class StreamConsumer(Construct):
             on_failure=on_failure,
             on_success=on_success,
             alarms=alarms,
+            alarm_thresholds=alarm_thresholds,
             grants_managed_elsewhere=grants_managed_elsewhere,
         )
 
         super().__init__(scope, id)
         remember_stack(self, scope)
+        alarm_lib.use_alarm_thresholds(self, alarm_thresholds)
         self.function = function
         self.source = source
         self.failure_queue: FailureQueue | None = None
@@ -213,6 +227,7 @@ class StreamConsumer(Construct):
         self.alarms: list[cloudwatch.Alarm] = []
         if alarms:
             self.alarms = self._create_alarms(subject, source_info, record_age, enhanced_fan_out)
+        alarm_lib.check_thresholds_used(self, self.alarms)
 
     def _validate(
         self,
@@ -234,6 +249,7 @@ class StreamConsumer(Construct):
         on_failure: Any,
         on_success: Any,
         alarms: Any,
+        alarm_thresholds: Any,
         grants_managed_elsewhere: Any,
     ) -> tuple[FunctionSubject, StreamSource, CheckedValue, list[Any], Target | None]:
         """Every violation at once, raised before any resource exists; the numbers go to the pure
@@ -241,6 +257,7 @@ class StreamConsumer(Construct):
         subject = subject_of(function)
         source_info = stream_source(source)
         violations: list[Violation] = alarm_lib.check_alarms_flag(alarms, path=path)
+        violations += alarm_lib.check_alarm_thresholds(alarm_thresholds, path=path)
         if subject is None:
             violations.append(
                 Violation(path, "function", "a lambda Function, Version or Alias", describe_object(function))
@@ -345,6 +362,14 @@ class StreamConsumer(Construct):
                 grants_managed_elsewhere=grants_managed_elsewhere,
             )
 
+    def metric_iterator_age(
+        self, *, period: cdk.Duration | None = None, statistic: str | None = None
+    ) -> cloudwatch.Metric:
+        """AWS/Lambda IteratorAge of the function (Maximum, milliseconds): how old the last record of a batch was
+        when Lambda sent it; the ``IteratorAgeAlarm`` watches it."""
+        metric = alarm_lib.function_iterator_age(self.function)
+        return with_options(metric, period, statistic)
+
     def add_alarm_action(self, *actions: Any) -> None:
         """Attach each action (an ``sns.ITopic`` or a ``cloudwatch.IAlarmAction``) to every alarm in ``.alarms``."""
         alarm_lib.add_alarm_actions(self, self.alarms, actions)
@@ -417,6 +442,8 @@ class StreamConsumer(Construct):
             )
         if target is not None and needs_queue_alarms(target.construct):
             created += alarm_lib.queue_alarms(self, target.construct, id_prefix="OnFailure")
+        elif target is not None and target.construct is not self.failure_queue:
+            created += alarm_lib.failure_queue_alarms(target.construct)
         return created
 
     @staticmethod

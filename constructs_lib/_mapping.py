@@ -30,9 +30,11 @@ def filter_criteria(
     by ``lambda_.FilterCriteria.filter``, for a caller that only shape-checks them with `check_filters`)."""
     if not patterns:
         return None
-    patterns = [p if isinstance(p, str) else p["pattern"] if "pattern" in p else json.dumps(p) for p in patterns]
+    rendered: list[str] = [
+        p if isinstance(p, str) else str(p["pattern"]) if "pattern" in p else json.dumps(p) for p in patterns
+    ]
     return lambda_.CfnEventSourceMapping.FilterCriteriaProperty(
-        filters=[lambda_.CfnEventSourceMapping.FilterProperty(pattern=pattern) for pattern in patterns]
+        filters=[lambda_.CfnEventSourceMapping.FilterProperty(pattern=pattern) for pattern in rendered]
     )
 
 

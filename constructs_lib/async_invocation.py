@@ -40,7 +40,16 @@ from constructs_lib.limits import (
     check_limit,
     human_duration,
 )
-from constructs_lib.targets import Target, checked_target, describe_object, kms_statements, resolve_target
+from constructs_lib.targets import (
+    AsyncDestination,
+    AsyncFailureDestination,
+    DeadLetterTarget,
+    Target,
+    checked_target,
+    describe_object,
+    kms_statements,
+    resolve_target,
+)
 
 # Every AsyncInvocation of an app with the function it configures, so that a second one for the same function and
 # qualifier is caught however the function is referenced (another wrapper, an import by ARN or name), without
@@ -140,9 +149,9 @@ class AsyncInvocation(Construct):
         function: lambda_.IFunction,
         retry_attempts: int | None = None,
         max_event_age: cdk.Duration | None = None,
-        on_success: Any | None = None,
-        on_failure: Any | None = DEFAULT_FAILURE_QUEUE,
-        dead_letter_queue: Any | None = None,
+        on_success: AsyncDestination | None = None,
+        on_failure: AsyncFailureDestination | None = DEFAULT_FAILURE_QUEUE,
+        dead_letter_queue: DeadLetterTarget | None = None,
         discard_failures: bool = False,
         alarms: bool = True,
         alarm_thresholds: Mapping[str, float] | None = None,

@@ -103,8 +103,8 @@ def _destination(config: Mapping[str, Any], role: str) -> Any:
     return as_mapping(as_mapping(as_mapping(config).get("DestinationConfig")).get(role)).get("Destination")
 
 
-_ASYNC_RETRIES_DEFAULT = LIMITS["async.retry_attempts"].aws_default
-_ASYNC_AGE_DEFAULT = LIMITS["async.max_event_age"].aws_default
+_ASYNC_RETRIES_DEFAULT = LIMITS["async.retry_attempts"].default
+_ASYNC_AGE_DEFAULT = LIMITS["async.max_event_age"].default
 
 
 @dataclass

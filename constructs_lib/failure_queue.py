@@ -158,7 +158,7 @@ class FailureQueue(sqs.Queue):
                 "Terminal failure queue: it is the home of failed records (a Lambda destination or dead-letter "
                 "queue) and is drained by operators or a redrive, not by a consumer that could fail again."
             )
-            cdk.Validations.of(self.node.default_child).acknowledge(
+            cdk.Validations.of(self.node.default_child or self).acknowledge(
                 cdk.Acknowledgment(id="AwsSolutions-SQS3", reason=reason),
                 cdk.Acknowledgment(id="Serverless-SQSRedrivePolicy", reason=reason),
             )

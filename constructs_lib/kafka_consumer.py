@@ -53,7 +53,14 @@ from constructs_lib.limits import (
     kafka_on_failure_topic,
 )
 from constructs_lib.stream_consumer import _record_age_property, _record_age_seconds, _timestamp
-from constructs_lib.targets import Target, checked_target, describe_object, kms_statements, resolve_target
+from constructs_lib.targets import (
+    KafkaFailureDestination,
+    Target,
+    checked_target,
+    describe_object,
+    kms_statements,
+    resolve_target,
+)
 
 DEFAULT_RETRY_ATTEMPTS = RESILIENT_STREAM_RETRY_ATTEMPTS
 DEFAULT_MAX_RECORD_AGE = cdk.Duration.seconds(RESILIENT_STREAM_MAX_RECORD_AGE_SECONDS)
@@ -166,7 +173,7 @@ class KafkaConsumer(MappingAccessors, Construct):
         retry_attempts: Any = _RETRIES,
         max_record_age: Any = _RECORD_AGE,
         report_batch_item_failures: Any = _REPORT,
-        on_failure: Any = DEFAULT_FAILURE_QUEUE,
+        on_failure: KafkaFailureDestination | None = DEFAULT_FAILURE_QUEUE,
         discard_failures: bool = False,
         secret: Any = None,
         authentication: KafkaAuthentication | None = None,

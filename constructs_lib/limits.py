@@ -13,7 +13,7 @@ import re
 from collections.abc import Mapping
 from dataclasses import dataclass, replace
 from enum import StrEnum
-from typing import Final
+from typing import Final, TypeGuard
 
 from constructs_lib.errors import Violation
 
@@ -63,6 +63,13 @@ class Limit:
     unit: str = ""
     infinite_allowed: bool = False
     aws_default: int | None = None
+
+    @property
+    def default(self) -> int:
+        """AWS's default, for a limit that has one (a KeyError-like failure otherwise: a bug, not bad input)."""
+        if self.aws_default is None:
+            raise LookupError(f"{self.cfn_property} has no AWS default in the table")
+        return self.aws_default
 
     def allows(self, value: Number) -> bool:
         if self.infinite_allowed and value == INFINITE:
@@ -331,7 +338,7 @@ def check_sqs_batching(
                 path,
                 window_setting,
                 f"at least 1 second when {batch_setting} is above {SQS_UNBATCHED_MAX_BATCH_SIZE} for {SQS_MAPPINGS}",
-                f"{_given(max_batching_window, 'seconds')} with {batch_setting} {format_value(batch_size)}",
+                f"{_given(max_batching_window, 'seconds')} with {batch_setting} {_given(batch_size, '')}",
             )
         )
     return violations
@@ -605,7 +612,7 @@ def check_kinesis_record_age(
     return []
 
 
-def _resolved(value: CheckedValue) -> bool:
+def _resolved(value: CheckedValue) -> TypeGuard[Number]:
     return value is not None and value is not UNRESOLVED and isinstance(value, int | float)
 
 
@@ -665,7 +672,7 @@ LAG_ALARM_FRACTION: Final = 0.5
 half the window is left to react before it is parked (or dropped)."""
 
 
-def _known(value: CheckedValue) -> bool:
+def _known(value: CheckedValue) -> TypeGuard[Number]:
     return _resolved(value) and not isinstance(value, bool)
 
 
@@ -708,8 +715,7 @@ def stream_read_lag_threshold_ms(retention_seconds: CheckedValue) -> int:
 def async_event_age_threshold_ms(max_event_age_seconds: CheckedValue) -> int:
     """Lambda AsyncEventAge threshold (milliseconds): half the max event age, after which Lambda drops the
     event (to the on-failure destination). Not set or unknown (a token): AWS's default of 6 hours."""
-    default = LIMITS["async.max_event_age"].aws_default
-    age = max_event_age_seconds if _known(max_event_age_seconds) else default
+    age = max_event_age_seconds if _known(max_event_age_seconds) else LIMITS["async.max_event_age"].default
     return int(age * LAG_ALARM_FRACTION * 1000)
 
 
@@ -907,8 +913,11 @@ def check_kafka_topic(topic: object, *, path: str, setting: str, source: bool) -
 
 
 def check_kafka_consumer_group_id(group_id: object, *, path: str) -> list[Violation]:
-    valid_length = isinstance(group_id, str) and 0 < len(group_id) <= KAFKA_CONSUMER_GROUP_ID_MAX_LENGTH
-    if valid_length and re.fullmatch(KAFKA_CONSUMER_GROUP_ID_PATTERN, group_id):
+    if (
+        isinstance(group_id, str)
+        and 0 < len(group_id) <= KAFKA_CONSUMER_GROUP_ID_MAX_LENGTH
+        and re.fullmatch(KAFKA_CONSUMER_GROUP_ID_PATTERN, group_id)
+    ):
         return []
     return [
         Violation(
@@ -956,8 +965,8 @@ def check_kafka_pollers(
     violations += check_limit(LIMITS["kafka.maximum_pollers"], maximum, path=path, setting=f"{setting}.maximum_pollers")
     if violations:
         return violations
-    low = minimum if _resolved(minimum) else LIMITS["kafka.minimum_pollers"].aws_default
-    high = maximum if _resolved(maximum) else LIMITS["kafka.maximum_pollers"].aws_default
+    low = minimum if _resolved(minimum) else LIMITS["kafka.minimum_pollers"].default
+    high = maximum if _resolved(maximum) else LIMITS["kafka.maximum_pollers"].default
     if (_resolved(minimum) or _resolved(maximum)) and low > high:
         violations.append(
             Violation(

@@ -47,7 +47,14 @@ from constructs_lib.limits import (
     unprocessed_record_age_seconds,
 )
 from constructs_lib.sources import StreamSource, fan_out_statements, stream_source
-from constructs_lib.targets import Target, checked_target, describe_object, resolve_target
+from constructs_lib.targets import (
+    MappingFailureDestination,
+    StreamSourceResource,
+    Target,
+    checked_target,
+    describe_object,
+    resolve_target,
+)
 
 DEFAULT_RETRY_ATTEMPTS = RESILIENT_STREAM_RETRY_ATTEMPTS
 DEFAULT_MAX_RECORD_AGE = cdk.Duration.seconds(RESILIENT_STREAM_MAX_RECORD_AGE_SECONDS)
@@ -133,7 +140,7 @@ class StreamConsumer(MappingAccessors, Construct):
         id: str,
         *,
         function: lambda_.IFunction,
-        source: Any,
+        source: StreamSourceResource,
         starting_position: lambda_.StartingPosition = lambda_.StartingPosition.TRIM_HORIZON,
         starting_position_timestamp: dt.datetime | float | None = None,
         batch_size: int | None = None,
@@ -145,11 +152,11 @@ class StreamConsumer(MappingAccessors, Construct):
         tumbling_window: cdk.Duration | None = None,
         filters: Sequence[Mapping[str, Any]] | None = None,
         report_batch_item_failures: bool = True,
-        on_failure: Any | None = DEFAULT_FAILURE_QUEUE,
+        on_failure: MappingFailureDestination | None = DEFAULT_FAILURE_QUEUE,
         discard_failures: bool = False,
         enhanced_fan_out: bool = False,
         enabled: bool = True,
-        on_success: Any | None = None,
+        on_success: object = None,
         alarms: bool = True,
         alarm_thresholds: Mapping[str, float] | None = None,
         grants_managed_elsewhere: bool = False,

@@ -21,9 +21,13 @@ from functools import cached_property
 from typing import Any
 
 import aws_cdk as cdk
+from aws_cdk import aws_dynamodb as dynamodb
+from aws_cdk import aws_events as events
 from aws_cdk import aws_iam as iam
+from aws_cdk import aws_kinesis as kinesis
 from aws_cdk import aws_kms as kms
 from aws_cdk import aws_lambda as lambda_
+from aws_cdk import aws_s3 as s3
 from aws_cdk import aws_sns as sns
 from aws_cdk import aws_sqs as sqs
 from constructs import IConstruct
@@ -39,6 +43,15 @@ from constructs_lib.limits import (
     DestinationKind,
     check_destination,
 )
+
+# What each argument accepts, as the union of the CDK interfaces (the constructs validate the kind further, e.g.
+# no FIFO queue): the types users see in their editor and type checker.
+AsyncDestination = sqs.IQueue | sns.ITopic | lambda_.IFunction | events.IEventBus
+AsyncFailureDestination = sqs.IQueue | sns.ITopic | lambda_.IFunction | events.IEventBus | s3.IBucket
+KafkaFailureDestination = sqs.IQueue | sns.ITopic | s3.IBucket | str
+DeadLetterTarget = sqs.IQueue | sns.ITopic
+MappingFailureDestination = sqs.IQueue | sns.ITopic
+StreamSourceResource = kinesis.IStream | dynamodb.ITable
 
 
 @dataclass(frozen=True)

@@ -36,7 +36,7 @@ from aws_cdk import aws_lambda as lambda_
 from aws_cdk import aws_sqs as sqs
 from constructs import Construct, IConstruct
 
-from constructs_lib._cdk import number_or_unresolved
+from constructs_lib._cdk import number_or_unresolved, path_of
 from constructs_lib.errors import Violation, raise_if_any
 from constructs_lib.functions import LATEST, subject_of
 from constructs_lib.limits import (
@@ -76,9 +76,17 @@ def _metric(namespace: str, metric_name: str, dimensions: dict[str, str], statis
     )
 
 
+# Dimensions read once per queue or function: each read of a name is a jsii round trip, and every construct
+# makes two to four metrics of the same resource.
+_DIMENSIONS: weakref.WeakKeyDictionary[IConstruct, dict[str, str]] = weakref.WeakKeyDictionary()
+
+
 def queue_dimensions(queue: sqs.IQueue) -> dict[str, str]:
     """SQS metrics have one dimension, QueueName: the queue's name (a GetAtt for a queue in this app)."""
-    return {"QueueName": queue.queue_name}
+    dimensions = _DIMENSIONS.get(queue)
+    if dimensions is None:
+        dimensions = _DIMENSIONS[queue] = {"QueueName": queue.queue_name}
+    return dict(dimensions)
 
 
 def queue_visible_messages(queue: sqs.IQueue) -> cloudwatch.Metric:
@@ -95,13 +103,17 @@ def function_dimensions(function: lambda_.IFunction) -> dict[str, str]:
     """FunctionName for a Function (all its qualifiers); plus Resource ``<name>:<qualifier>`` for a Version or
     Alias, the dimension Lambda publishes per qualifier (aws-cdk's own ``Version.metric`` puts the ARN there,
     aws-cdk#14248, which matches no data)."""
-    subject = subject_of(function)
-    if subject is None:
-        raise TypeError(f"a lambda Function, Version or Alias is needed, got {describe_object(function)}")
-    name = subject.base.function_name
-    if subject.qualifier == LATEST:
-        return {"FunctionName": name}
-    return {"FunctionName": name, "Resource": f"{name}:{subject.qualifier}"}
+    dimensions = _DIMENSIONS.get(function)
+    if dimensions is None:
+        subject = subject_of(function)
+        if subject is None:
+            raise TypeError(f"a lambda Function, Version or Alias is needed, got {describe_object(function)}")
+        name = subject.base.function_name
+        dimensions = {"FunctionName": name}
+        if subject.qualifier != LATEST:
+            dimensions["Resource"] = f"{name}:{subject.qualifier}"
+        _DIMENSIONS[function] = dimensions
+    return dict(dimensions)
 
 
 def function_metric(function: lambda_.IFunction, metric_name: str, statistic: str) -> cloudwatch.Metric:
@@ -195,6 +207,7 @@ def create_alarm(
     """One alarm: the metric at or above `threshold` in one evaluation period (each watched condition is already
     a problem when seen once). The name is left to CloudFormation. A threshold the construct was given in its
     ``alarm_thresholds`` for this id replaces `threshold`, and the description says so."""
+    _CREATED_ALARM_IDS.setdefault(scope, []).append(id)
     given = _given_thresholds(scope).get(id)
     if given is not None:
         description += f" Threshold {format_value(given)} (alarm_thresholds), instead of {format_value(threshold)}."
@@ -215,7 +228,7 @@ def queue_alarms(scope: Construct, queue: sqs.IQueue, *, id_prefix: str = "") ->
     """The two alarms of a queue that holds failed records: something is waiting in it (at least 1 visible
     message), and its oldest message is about to be deleted (80 % of the queue's retention; an imported
     queue's retention is unknown and taken as SQS's default of 4 days)."""
-    path = queue.node.path
+    path = path_of(queue)
     retention = queue_retention_seconds(queue)
     known = isinstance(retention, int | float)
     age_threshold = oldest_message_threshold_seconds(retention)
@@ -244,6 +257,8 @@ def queue_alarms(scope: Construct, queue: sqs.IQueue, *, id_prefix: str = "") ->
 
 
 _GIVEN_THRESHOLDS: weakref.WeakKeyDictionary[IConstruct, dict[str, Number]] = weakref.WeakKeyDictionary()
+# The ids of the alarms each scope created, known in Python: no construct tree read (a jsii round trip each).
+_CREATED_ALARM_IDS: weakref.WeakKeyDictionary[IConstruct, list[str]] = weakref.WeakKeyDictionary()
 
 
 def _given_thresholds(scope: IConstruct) -> dict[str, Number]:
@@ -270,11 +285,14 @@ def use_alarm_thresholds(scope: IConstruct, thresholds: Mapping[str, Number] | N
         _GIVEN_THRESHOLDS[scope] = dict(thresholds)
 
 
-def check_thresholds_used(scope: IConstruct, alarms: Sequence[cloudwatch.Alarm]) -> None:
+def check_thresholds_used(scope: IConstruct) -> None:
     """An id in ``alarm_thresholds`` that names none of the alarms `scope` created is a ValidationError: the
     threshold would silently change nothing."""
-    own = sorted(alarm.node.id for alarm in alarms if alarm.node.scope is scope)
-    unknown = sorted(set(_given_thresholds(scope)) - set(own))
+    given = _given_thresholds(scope)
+    if not given:
+        return
+    own = sorted(_CREATED_ALARM_IDS.get(scope, []))
+    unknown = sorted(set(given) - set(own))
     raise_if_any(
         [
             Violation(

@@ -258,7 +258,7 @@ class AsyncInvocation(Construct):
         self.alarms: list[cloudwatch.Alarm] = []
         if alarms:
             self.alarms = self._create_alarms(subject, seconds_or_unresolved(max_event_age))
-        alarm_lib.check_thresholds_used(self, self.alarms)
+        alarm_lib.check_thresholds_used(self)
 
     def add_alarm_action(self, *actions: Any) -> None:
         """Attach each action (an ``sns.ITopic`` or a ``cloudwatch.IAlarmAction``) to every alarm in ``.alarms``."""

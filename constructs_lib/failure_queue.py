@@ -165,7 +165,7 @@ class FailureQueue(sqs.Queue):
 
         use_alarm_thresholds(self, alarm_thresholds)
         self.alarms: list[cloudwatch.Alarm] = queue_alarms(self, self) if alarms else []
-        check_thresholds_used(self, self.alarms)
+        check_thresholds_used(self)
 
     def add_alarm_action(self, *actions: Any) -> None:
         """Attach each action (an ``sns.ITopic`` or a ``cloudwatch.IAlarmAction``) to every alarm of the queue."""

@@ -403,7 +403,7 @@ class KafkaConsumer(MappingAccessors, Construct):
         self.alarms: list[cloudwatch.Alarm] = []
         if alarms:
             self.alarms = self._create_alarms(subject, offset_lag_alarm_threshold, record_age, retries)
-        alarm_lib.check_thresholds_used(self, self.alarms)
+        alarm_lib.check_thresholds_used(self)
 
     def add_alarm_action(self, *actions: Any) -> None:
         """Attach each action (an ``sns.ITopic`` or a ``cloudwatch.IAlarmAction``) to every alarm in ``.alarms``."""

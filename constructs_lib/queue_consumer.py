@@ -176,7 +176,7 @@ class QueueConsumer(MappingAccessors, Construct):
         self.alarms: list[cloudwatch.Alarm] = []
         if alarms:
             self.alarms = self._create_alarms()
-        alarm_lib.check_thresholds_used(self, self.alarms)
+        alarm_lib.check_thresholds_used(self)
 
     def _validate(
         self,

@@ -234,7 +234,7 @@ class StreamConsumer(MappingAccessors, Construct):
         self.alarms: list[cloudwatch.Alarm] = []
         if alarms:
             self.alarms = self._create_alarms(subject, source_info, record_age, enhanced_fan_out)
-        alarm_lib.check_thresholds_used(self, self.alarms)
+        alarm_lib.check_thresholds_used(self)
 
     def _validate(
         self,

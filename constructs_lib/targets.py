@@ -32,7 +32,7 @@ from aws_cdk import aws_sns as sns
 from aws_cdk import aws_sqs as sqs
 from constructs import IConstruct
 
-from constructs_lib._cdk import ALIAS_GRANT, has_member, is_resolved_str
+from constructs_lib._cdk import ALIAS_GRANT, has_member, is_resolved_str, path_of
 from constructs_lib.errors import Violation
 from constructs_lib.limits import (
     DELIVERY_ACTIONS,
@@ -68,7 +68,7 @@ class Target:
 
     @cached_property
     def _description(self) -> str:
-        return f"{self.kind} {self.construct.node.path}"
+        return f"{self.kind} {path_of(self.construct)}"
 
 
 def _allow(actions: tuple[str, ...] | list[str], *resources: str) -> iam.PolicyStatement:
@@ -166,13 +166,14 @@ def is_fifo(obj: Any, *, owned: bool, name: str) -> bool | None:
 def queue_target(queue: sqs.IQueue) -> Target:
     owned = isinstance(queue, sqs.Queue)
     fifo = is_fifo(queue, owned=owned, name="" if owned else queue.queue_name)
+    arn = queue.queue_arn
     return Target(
         DestinationKind.SQS_QUEUE,
-        queue.queue_arn,
+        arn,
         fifo,
         queue,
         (
-            _allow(DELIVERY_ACTIONS[DestinationKind.SQS_QUEUE], queue.queue_arn),
+            _allow(DELIVERY_ACTIONS[DestinationKind.SQS_QUEUE], arn),
             *kms_statements(queue.encryption_master_key),
         ),
     )
@@ -247,9 +248,8 @@ def resolve_target(obj: Any) -> Target | None:
 
 def describe_object(obj: Any) -> str:
     """For error messages about an object that is not a supported target."""
-    node = getattr(obj, "node", None)
-    where = f" {node.path}" if node is not None and node.path else ""
-    return f"{type(obj).__name__}{where}"
+    path = path_of(obj) if has_member(obj, "node") else ""
+    return f"{type(obj).__name__} {path}" if path else type(obj).__name__
 
 
 def checked_target(obj: Any, rule_key: str, *, path: str, setting: str) -> tuple[Target | None, list[Violation]]:

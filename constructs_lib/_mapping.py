@@ -9,11 +9,12 @@ from typing import Any
 import aws_cdk as cdk
 from aws_cdk import aws_cloudwatch as cloudwatch
 from aws_cdk import aws_lambda as lambda_
+from constructs import Construct
 
 from constructs_lib import alarms as alarm_lib
-from constructs_lib._cdk import is_resolved_str
+from constructs_lib._cdk import check_flag, is_resolved_str
 from constructs_lib.errors import Violation
-from constructs_lib.functions import FunctionSubject
+from constructs_lib.functions import FunctionSubject, check_environment, check_role, subject_of
 from constructs_lib.limits import check_filter_patterns
 from constructs_lib.targets import describe_object
 
@@ -142,3 +143,29 @@ def with_options(metric: cloudwatch.Metric, period: cdk.Duration | None, statist
     if period is None and statistic is None:
         return metric
     return metric.with_(period=period, statistic=statistic)
+
+
+def check_consumer(
+    scope: Construct,
+    path: str,
+    *,
+    function: object,
+    alarms: object,
+    alarm_thresholds: object,
+    flags: Mapping[str, object] | None = None,
+    grants_managed_elsewhere: object = None,
+) -> tuple[FunctionSubject | None, list[Violation]]:
+    """What every consumer checks first: the alarm settings, that `function` is a Function, Version or Alias,
+    its role and environment (for a construct that grants, i.e. takes ``grants_managed_elsewhere``) and that each
+    of `flags` is a bool."""
+    subject = subject_of(function)
+    violations = alarm_lib.check_alarms_flag(alarms, path=path)
+    violations += alarm_lib.check_alarm_thresholds(alarm_thresholds, path=path)
+    if subject is None:
+        violations.append(Violation(path, "function", "a lambda Function, Version or Alias", describe_object(function)))
+    if grants_managed_elsewhere is not None:
+        violations += check_role(subject, grants_managed_elsewhere, path=path)
+        violations += check_environment(subject, scope, path=path)
+    for setting, flag in (flags or {}).items():
+        violations += check_flag(flag, path=path, setting=setting)
+    return subject, violations

@@ -16,6 +16,7 @@ from constructs_lib import alarms as alarm_lib
 from constructs_lib._cdk import child_path, has_member, is_resolved_str, number_or_unresolved, seconds_or_unresolved
 from constructs_lib._mapping import (
     MappingAccessors,
+    check_consumer,
     check_filters,
     filter_criteria,
     mapping_function_name,
@@ -23,7 +24,7 @@ from constructs_lib._mapping import (
 )
 from constructs_lib.errors import Violation, raise_if_any
 from constructs_lib.failure_queue import DEFAULT_FAILURE_QUEUE, FailureQueue, check_failure_home, needs_queue_alarms
-from constructs_lib.functions import FunctionSubject, grant_statements, subject_of
+from constructs_lib.functions import FunctionSubject, grant_statements
 from constructs_lib.limits import (
     KAFKA_CONSUMER_GROUP_ID_MAX_LENGTH,
     KAFKA_NETWORK_ACTIONS,
@@ -189,13 +190,9 @@ class KafkaConsumer(MappingAccessors, Construct):
         alarm_thresholds: Mapping[str, float] | None = None,
     ) -> None:
         path = child_path(scope, id)
-        subject = subject_of(function)
-        violations: list[Violation] = alarm_lib.check_alarms_flag(alarms, path=path)
-        violations += alarm_lib.check_alarm_thresholds(alarm_thresholds, path=path)
-        if subject is None:
-            violations.append(
-                Violation(path, "function", "a lambda Function, Version or Alias", describe_object(function))
-            )
+        subject, violations = check_consumer(
+            scope, path, function=function, alarms=alarms, alarm_thresholds=alarm_thresholds
+        )
         provisioned = provisioned_poller_config is not None
         settings = {
             "bisect_batch_on_error": bisect_batch_on_error,

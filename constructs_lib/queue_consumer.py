@@ -15,7 +15,6 @@ from constructs import Construct
 from constructs_lib import alarms as alarm_lib
 from constructs_lib._cdk import (
     arn_region_account,
-    check_flag,
     check_same_region,
     child_path,
     has_member,
@@ -27,6 +26,7 @@ from constructs_lib._cdk import (
 )
 from constructs_lib._mapping import (
     MappingAccessors,
+    check_consumer,
     checked_filters,
     filter_criteria,
     mapping_function_name,
@@ -34,7 +34,7 @@ from constructs_lib._mapping import (
 )
 from constructs_lib.errors import Violation, raise_if_any
 from constructs_lib.failure_queue import needs_queue_alarms
-from constructs_lib.functions import FunctionSubject, check_environment, check_role, grant_statements, subject_of
+from constructs_lib.functions import FunctionSubject, grant_statements
 from constructs_lib.limits import (
     AWS_MANAGED_SQS_KEY_ALIAS,
     KMS_READ_ACTIONS,
@@ -199,17 +199,15 @@ class QueueConsumer(MappingAccessors, Construct):
         """Every violation at once, raised before any resource exists; returns the recommendations to warn
         about. The numbers and the stream-only settings go to the pure ``check_queue_settings`` and
         ``sqs_unsupported_settings``."""
-        subject = subject_of(function)
-        violations: list[Violation] = alarm_lib.check_alarms_flag(alarms, path=path)
-        violations += alarm_lib.check_alarm_thresholds(alarm_thresholds, path=path)
-        if subject is None:
-            violations.append(
-                Violation(path, "function", "a lambda Function, Version or Alias", describe_object(function))
-            )
-        violations += check_role(subject, grants_managed_elsewhere, path=path)
-        violations += check_environment(subject, scope, path=path)
-        for setting, flag in flags.items():
-            violations += check_flag(flag, path=path, setting=setting)
+        subject, violations = check_consumer(
+            scope,
+            path,
+            function=function,
+            alarms=alarms,
+            alarm_thresholds=alarm_thresholds,
+            flags=flags,
+            grants_managed_elsewhere=grants_managed_elsewhere,
+        )
         violations += sqs_unsupported_settings(
             {setting: _describe_value(value) for setting, value in stream_only.items() if value is not None}, path=path
         )

@@ -14,7 +14,6 @@ from constructs import Construct
 
 from constructs_lib import alarms as alarm_lib
 from constructs_lib._cdk import (
-    check_flag,
     check_same_region,
     child_path,
     number_or_unresolved,
@@ -23,6 +22,7 @@ from constructs_lib._cdk import (
 )
 from constructs_lib._mapping import (
     MappingAccessors,
+    check_consumer,
     checked_filters,
     filter_criteria,
     mapping_function_name,
@@ -31,7 +31,7 @@ from constructs_lib._mapping import (
 )
 from constructs_lib.errors import Violation, raise_if_any
 from constructs_lib.failure_queue import DEFAULT_FAILURE_QUEUE, FailureQueue, check_failure_home, needs_queue_alarms
-from constructs_lib.functions import FunctionSubject, check_environment, check_role, grant_statements, subject_of
+from constructs_lib.functions import FunctionSubject, grant_statements
 from constructs_lib.limits import (
     KINESIS_CONSUMER_NAME_MAX_LENGTH,
     RESILIENT_STREAM_MAX_RECORD_AGE_SECONDS,
@@ -261,18 +261,16 @@ class StreamConsumer(MappingAccessors, Construct):
     ) -> tuple[FunctionSubject, StreamSource, CheckedValue, list[Any], Target | None]:
         """Every violation at once, raised before any resource exists; the numbers go to the pure
         ``check_stream_settings``."""
-        subject = subject_of(function)
+        subject, violations = check_consumer(
+            scope,
+            path,
+            function=function,
+            alarms=alarms,
+            alarm_thresholds=alarm_thresholds,
+            flags=flags,
+            grants_managed_elsewhere=grants_managed_elsewhere,
+        )
         source_info = stream_source(source)
-        violations: list[Violation] = alarm_lib.check_alarms_flag(alarms, path=path)
-        violations += alarm_lib.check_alarm_thresholds(alarm_thresholds, path=path)
-        if subject is None:
-            violations.append(
-                Violation(path, "function", "a lambda Function, Version or Alias", describe_object(function))
-            )
-        violations += check_role(subject, grants_managed_elsewhere, path=path)
-        violations += check_environment(subject, scope, path=path)
-        for setting, flag in flags.items():
-            violations += check_flag(flag, path=path, setting=setting)
         violations += self._check_source(path, source, source_info, starting_position, starting_position_timestamp)
         if source_info is not None and source_info.stream_arn is not None:
             violations += check_same_region(

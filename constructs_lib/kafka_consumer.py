@@ -45,6 +45,7 @@ from constructs_lib.limits import (
     SECRET_READ_ACTIONS,
     SELF_MANAGED_KAFKA_AUTHENTICATIONS,
     UNRESOLVED,
+    CheckedValue,
     KafkaAuthentication,
     check_kafka_bootstrap_servers,
     check_kafka_consumer_group_id,
@@ -190,16 +191,132 @@ class KafkaConsumer(MappingAccessors, Construct):
         alarm_thresholds: Mapping[str, float] | None = None,
     ) -> None:
         path = child_path(scope, id)
+        subject, settings, on_demand_ignored, record_age, failure_target, failure_topic = self._validate(
+            scope,
+            path,
+            function=function,
+            topic=topic,
+            cluster_arn=cluster_arn,
+            bootstrap_servers=bootstrap_servers,
+            consumer_group_id=consumer_group_id,
+            starting_position=starting_position,
+            starting_position_timestamp=starting_position_timestamp,
+            batch_size=batch_size,
+            max_batching_window=max_batching_window,
+            provisioned_poller_config=provisioned_poller_config,
+            settings={
+                "bisect_batch_on_error": bisect_batch_on_error,
+                "retry_attempts": retry_attempts,
+                "max_record_age": max_record_age,
+                "report_batch_item_failures": report_batch_item_failures,
+            },
+            on_failure=on_failure,
+            discard_failures=discard_failures,
+            secret=secret,
+            authentication=authentication,
+            root_ca_certificate=root_ca_certificate,
+            vpc=vpc,
+            vpc_subnets=vpc_subnets,
+            security_groups=security_groups,
+            filters=filters,
+            on_success=on_success,
+            alarms=alarms,
+            offset_lag_alarm_threshold=offset_lag_alarm_threshold,
+            alarm_thresholds=alarm_thresholds,
+        )
+        provisioned = provisioned_poller_config is not None
+        retries = settings["retry_attempts"]
+
+        super().__init__(scope, id)
+        alarm_lib.use_alarm_thresholds(self, alarm_thresholds)
+        self.function = function
+        self.topic = topic
+        self.provisioned = provisioned
+        self.cluster_arn: str | None = _cluster_arn(cluster_arn) if cluster_arn is not None else None
+        self.failure_queue: FailureQueue | None = None
+        self.network_policy: iam.Policy | None = None
+        if on_failure is DEFAULT_FAILURE_QUEUE and not discard_failures:
+            self.failure_queue = FailureQueue(self, "FailureQueue", alarms=alarms)
+            failure_target = resolve_target(self.failure_queue)
+        self.on_failure_target = failure_target
+        self.on_failure_topic = failure_topic
+        self.consumer_group_id = consumer_group_id or cdk.Names.unique_resource_name(
+            self, max_length=KAFKA_CONSUMER_GROUP_ID_MAX_LENGTH
+        )
+        if not provisioned and on_demand_ignored:
+            cdk.Annotations.of(self).add_warning_v2(
+                "constructs_lib:kafka:on-demand",
+                f"{self.node.path} runs in on-demand mode, where Lambda offers Kafka no error handling controls: "
+                "a batch that keeps failing is retried until it succeeds or its records leave the topic, and "
+                "blocks its partition meanwhile. Give provisioned_poller_config for bisect, bounded retries and "
+                "record age.",
+            )
+
+        authentication = _authentication(authentication, secret)
+        access = self._source_access_configurations(
+            authentication, secret, root_ca_certificate, vpc, vpc_subnets, security_groups
+        )
+        destination = failure_target.arn if failure_target is not None else on_failure if failure_topic else None
+        self.event_source_mapping = self._create_mapping(
+            subject,
+            topic=topic,
+            bootstrap_servers=bootstrap_servers,
+            starting_position=starting_position,
+            starting_position_timestamp=starting_position_timestamp,
+            batch_size=batch_size,
+            max_batching_window=max_batching_window,
+            provisioned_poller_config=provisioned_poller_config,
+            settings=settings,
+            access=access,
+            destination=destination,
+            filters=filters,
+            enabled=enabled,
+            alarms=alarms,
+        )
+
+        self._grant(subject, authentication, secret, root_ca_certificate, vpc is not None)
+        self.alarms: list[cloudwatch.Alarm] = []
+        if alarms:
+            self.alarms = self._create_alarms(subject, offset_lag_alarm_threshold, record_age, retries)
+        alarm_lib.check_thresholds_used(self)
+
+    def _validate(
+        self,
+        scope: Construct,
+        path: str,
+        *,
+        function: Any,
+        topic: Any,
+        cluster_arn: Any,
+        bootstrap_servers: Any,
+        consumer_group_id: Any,
+        starting_position: Any,
+        starting_position_timestamp: Any,
+        batch_size: Any,
+        max_batching_window: Any,
+        provisioned_poller_config: Any,
+        settings: dict[str, Any],
+        on_failure: Any,
+        discard_failures: Any,
+        secret: Any,
+        authentication: Any,
+        root_ca_certificate: Any,
+        vpc: Any,
+        vpc_subnets: Any,
+        security_groups: Any,
+        filters: Any,
+        on_success: Any,
+        alarms: Any,
+        offset_lag_alarm_threshold: Any,
+        alarm_thresholds: Any,
+    ) -> tuple[FunctionSubject, dict[str, Any], list[str], CheckedValue, Target | None, str | None]:
+        """Every violation at once, raised before any resource exists. Returns the error handling settings as
+        they apply in the mode (defaults resolved), the defaults left out on demand, the record age in seconds
+        and the failure home."""
         subject, violations = check_consumer(
             scope, path, function=function, alarms=alarms, alarm_thresholds=alarm_thresholds
         )
         provisioned = provisioned_poller_config is not None
-        settings = {
-            "bisect_batch_on_error": bisect_batch_on_error,
-            "retry_attempts": retry_attempts,
-            "max_record_age": max_record_age,
-            "report_batch_item_failures": report_batch_item_failures,
-        }
         # Defaults apply in provisioned mode; on demand they are left out, anything given explicitly is an error.
         on_demand_ignored = [name for name, value in settings.items() if isinstance(value, _ModeDefault)]
         settings = {
@@ -311,41 +428,30 @@ class KafkaConsumer(MappingAccessors, Construct):
             violations += found
         raise_if_any(violations)
         assert subject is not None
+        return subject, settings, on_demand_ignored, record_age, failure_target, failure_topic
 
-        super().__init__(scope, id)
-        alarm_lib.use_alarm_thresholds(self, alarm_thresholds)
-        self.function = function
-        self.topic = topic
-        self.provisioned = provisioned
-        self.cluster_arn: str | None = _cluster_arn(cluster_arn) if cluster_arn is not None else None
-        self.failure_queue: FailureQueue | None = None
-        self.network_policy: iam.Policy | None = None
-        if on_failure is DEFAULT_FAILURE_QUEUE and not discard_failures:
-            self.failure_queue = FailureQueue(self, "FailureQueue", alarms=alarms)
-            failure_target = resolve_target(self.failure_queue)
-        self.on_failure_target = failure_target
-        self.on_failure_topic = failure_topic
-        self.consumer_group_id = consumer_group_id or cdk.Names.unique_resource_name(
-            self, max_length=KAFKA_CONSUMER_GROUP_ID_MAX_LENGTH
-        )
-        if not provisioned and on_demand_ignored:
-            cdk.Annotations.of(self).add_warning_v2(
-                "constructs_lib:kafka:on-demand",
-                f"{self.node.path} runs in on-demand mode, where Lambda offers Kafka no error handling controls: "
-                "a batch that keeps failing is retried until it succeeds or its records leave the topic, and "
-                "blocks its partition meanwhile. Give provisioned_poller_config for bisect, bounded retries and "
-                "record age.",
-            )
-
-        authentication = _authentication(authentication, secret)
-        access = self._source_access_configurations(
-            authentication, secret, root_ca_certificate, vpc, vpc_subnets, security_groups
-        )
-        destination = failure_target.arn if failure_target is not None else on_failure if failure_topic else None
+    def _create_mapping(
+        self,
+        subject: FunctionSubject,
+        *,
+        topic: str,
+        bootstrap_servers: Sequence[str] | None,
+        starting_position: lambda_.StartingPosition,
+        starting_position_timestamp: dt.datetime | float | None,
+        batch_size: int | None,
+        max_batching_window: cdk.Duration | None,
+        provisioned_poller_config: lambda_.ProvisionedPollerConfig | None,
+        settings: Mapping[str, Any],
+        access: list[Any],
+        destination: Any,
+        filters: Sequence[Mapping[str, Any]] | None,
+        enabled: bool,
+        alarms: bool,
+    ) -> lambda_.CfnEventSourceMapping:
         poller_config = provisioned_poller_config
         mapping_class = lambda_.CfnEventSourceMapping
         group_config = {"consumer_group_id": self.consumer_group_id}
-        self.event_source_mapping = mapping_class(
+        return mapping_class(
             self,
             "Mapping",
             function_name=mapping_function_name(subject),
@@ -381,8 +487,8 @@ class KafkaConsumer(MappingAccessors, Construct):
             if poller_config is not None
             else None,
             bisect_batch_on_function_error=settings["bisect_batch_on_error"],
-            maximum_retry_attempts=retries,
-            maximum_record_age_in_seconds=_record_age_property(record_age_arg),
+            maximum_retry_attempts=settings["retry_attempts"],
+            maximum_record_age_in_seconds=_record_age_property(settings["max_record_age"]),
             function_response_types=["ReportBatchItemFailures"] if settings["report_batch_item_failures"] else None,
             source_access_configurations=access or None,
             filter_criteria=filter_criteria(filters),
@@ -392,15 +498,9 @@ class KafkaConsumer(MappingAccessors, Construct):
             if destination is not None
             else None,
             metrics_config=mapping_class.MetricsConfigProperty(metrics=list(ESM_METRICS))
-            if alarms and provisioned
+            if alarms and poller_config is not None
             else None,
         )
-
-        self._grant(subject, authentication, secret, root_ca_certificate, vpc is not None)
-        self.alarms: list[cloudwatch.Alarm] = []
-        if alarms:
-            self.alarms = self._create_alarms(subject, offset_lag_alarm_threshold, record_age, retries)
-        alarm_lib.check_thresholds_used(self)
 
     def add_alarm_action(self, *actions: Any) -> None:
         """Attach each action (an ``sns.ITopic`` or a ``cloudwatch.IAlarmAction``) to every alarm in ``.alarms``."""

@@ -47,6 +47,7 @@ from constructs_lib.limits import (
     UNRESOLVED,
     CheckedValue,
     KafkaAuthentication,
+    check_give_up_set,
     check_kafka_bootstrap_servers,
     check_kafka_consumer_group_id,
     check_kafka_pollers,
@@ -337,16 +338,9 @@ class KafkaConsumer(MappingAccessors, Construct):
                     )
         retries, record_age_arg = settings["retry_attempts"], settings["max_record_age"]
         if provisioned:
-            for name in ("retry_attempts", "max_record_age"):
-                if settings[name] is None:
-                    violations.append(
-                        Violation(
-                            path,
-                            name,
-                            "set: leave it out for the bounded default, or pass INFINITE (-1) to never give up",
-                            "None",
-                        )
-                    )
+            violations += check_give_up_set(
+                retry_attempts=settings["retry_attempts"], max_record_age=settings["max_record_age"], path=path
+            )
         record_age = _record_age_seconds(record_age_arg)
 
         violations += self._check_source(path, topic, cluster_arn, bootstrap_servers, consumer_group_id)

@@ -390,6 +390,18 @@ def sqs_unsupported_settings(given: Mapping[str, str], *, path: str) -> list[Vio
     return violations
 
 
+def check_give_up_set(*, retry_attempts: object, max_record_age: object, path: str) -> list[Violation]:
+    """None given for ``retry_attempts`` or ``max_record_age`` of a stream or Kafka mapping is neither the bounded
+    default nor an explicit ``INFINITE``: rejected, so that never giving up is always written out."""
+    return [
+        Violation(
+            path, setting, "set: leave it out for the bounded default, or pass INFINITE (-1) to never give up", "None"
+        )
+        for setting, value in (("retry_attempts", retry_attempts), ("max_record_age", max_record_age))
+        if value is None
+    ]
+
+
 def check_stream_settings(
     *,
     batch_size: CheckedValue,
@@ -404,13 +416,7 @@ def check_stream_settings(
 
     For ``retry_attempts`` and ``max_record_age`` None means None was given: that is no bounded default and no
     explicit ``INFINITE``, so it is rejected; for the others None means not set."""
-    violations = [
-        Violation(
-            path, setting, "set: leave it out for the bounded default, or pass INFINITE (-1) to never give up", "None"
-        )
-        for setting, value in (("retry_attempts", retry_attempts), ("max_record_age", max_record_age))
-        if value is None
-    ]
+    violations = check_give_up_set(retry_attempts=retry_attempts, max_record_age=max_record_age, path=path)
     for key, setting, value in (
         ("mapping.batch_size", "batch_size", batch_size),
         ("mapping.max_batching_window", "max_batching_window", max_batching_window),

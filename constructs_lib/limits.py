@@ -187,7 +187,8 @@ MAPPING_DEFAULT_BATCH_SIZE: Final = 100
 MAPPING_DEFAULT_BATCHING_WINDOW_SECONDS: Final = 0
 STREAM_DEFAULT_BISECT_BATCH_ON_ERROR: Final = False
 SQS_DEFAULT_VISIBILITY_TIMEOUT_SECONDS: Final = 30
-# AWS::Lambda::Function Timeout: "The default is 3 seconds" (CloudFormation User Guide, AWS::Lambda::Function).
+# Function Timeout: "The default value for this setting is 3 seconds" (AWS Lambda Developer Guide, "Configure
+# Lambda function timeout", docs.aws.amazon.com/lambda/latest/dg/configuration-timeout.html, checked 2026-12).
 LAMBDA_DEFAULT_TIMEOUT_SECONDS: Final = 3
 EVENTBRIDGE_DEFAULT_RETRY_ATTEMPTS: Final = 185
 EVENTBRIDGE_DEFAULT_MAX_EVENT_AGE_SECONDS: Final = 86_400
@@ -757,7 +758,9 @@ SQS_BATCH_MAX_BYTES: Final = 1_048_576
 # keys included); a partition key is 1-256 Unicode characters; data + partition key at most the stream's
 # maximum record size, 1 MiB unless raised with UpdateMaxRecordSize (MaxRecordSizeInKiB, up to 10 MiB; "Handle
 # large records", Kinesis Data Streams Developer Guide). A shard takes 1,000 records and 1 MiB per second.
-# GetRecords Limit: Kinesis Data Streams API reference "up to 10,000"; DynamoDB Streams API reference "up to 1000".
+# GetRecords Limit: Kinesis Data Streams API reference, GetRecords: up to 10,000; DynamoDB Streams API reference,
+# GetRecords (amazondynamodb/latest/APIReference/API_streams_GetRecords.html, checked 2026-12): "The upper limit
+# is 1000".
 KINESIS_GET_RECORDS_MAX_LIMIT: Final = 10_000
 DYNAMODB_STREAMS_GET_RECORDS_MAX_LIMIT: Final = 1_000
 # AWS::Kinesis::StreamConsumer ConsumerName: 1 to 128 characters (CloudFormation User Guide).

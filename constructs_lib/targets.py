@@ -21,16 +21,37 @@ from functools import cached_property
 from typing import Any
 
 import aws_cdk as cdk
+from aws_cdk import aws_dynamodb as dynamodb
+from aws_cdk import aws_events as events
 from aws_cdk import aws_iam as iam
+from aws_cdk import aws_kinesis as kinesis
 from aws_cdk import aws_kms as kms
 from aws_cdk import aws_lambda as lambda_
+from aws_cdk import aws_s3 as s3
 from aws_cdk import aws_sns as sns
 from aws_cdk import aws_sqs as sqs
 from constructs import IConstruct
 
-from constructs_lib._cdk import ALIAS_GRANT, has_member, is_resolved_str
+from constructs_lib._cdk import ALIAS_GRANT, has_member, is_resolved_str, path_of
 from constructs_lib.errors import Violation
-from constructs_lib.limits import DELIVERY_ACTIONS, DESTINATIONS, KMS_WRITE_ACTIONS, DestinationKind, check_destination
+from constructs_lib.limits import (
+    DELIVERY_ACTIONS,
+    DESTINATIONS,
+    KMS_WRITE_ACTIONS,
+    S3_BUCKET_ACTIONS,
+    S3_OBJECT_ACTIONS,
+    DestinationKind,
+    check_destination,
+)
+
+# What each argument accepts, as the union of the CDK interfaces (the constructs validate the kind further, e.g.
+# no FIFO queue): the types users see in their editor and type checker.
+AsyncDestination = sqs.IQueue | sns.ITopic | lambda_.IFunction | events.IEventBus
+AsyncFailureDestination = sqs.IQueue | sns.ITopic | lambda_.IFunction | events.IEventBus | s3.IBucket
+KafkaFailureDestination = sqs.IQueue | sns.ITopic | s3.IBucket | str
+DeadLetterTarget = sqs.IQueue | sns.ITopic
+MappingFailureDestination = sqs.IQueue | sns.ITopic
+StreamSourceResource = kinesis.IStream | dynamodb.ITable
 
 
 @dataclass(frozen=True)
@@ -47,7 +68,7 @@ class Target:
 
     @cached_property
     def _description(self) -> str:
-        return f"{self.kind} {self.construct.node.path}"
+        return f"{self.kind} {path_of(self.construct)}"
 
 
 def _allow(actions: tuple[str, ...] | list[str], *resources: str) -> iam.PolicyStatement:
@@ -145,13 +166,14 @@ def is_fifo(obj: Any, *, owned: bool, name: str) -> bool | None:
 def queue_target(queue: sqs.IQueue) -> Target:
     owned = isinstance(queue, sqs.Queue)
     fifo = is_fifo(queue, owned=owned, name="" if owned else queue.queue_name)
+    arn = queue.queue_arn
     return Target(
         DestinationKind.SQS_QUEUE,
-        queue.queue_arn,
+        arn,
         fifo,
         queue,
         (
-            _allow(DELIVERY_ACTIONS[DestinationKind.SQS_QUEUE], queue.queue_arn),
+            _allow(DELIVERY_ACTIONS[DestinationKind.SQS_QUEUE], arn),
             *kms_statements(queue.encryption_master_key),
         ),
     )
@@ -199,8 +221,8 @@ def bucket_target(bucket: Any) -> Target:
         None,
         bucket,
         (
-            _allow(["s3:PutObject"], bucket.arn_for_objects("*")),  # DELIVERY_ACTIONS[S3_BUCKET], per resource
-            _allow(["s3:ListBucket"], bucket.bucket_arn),
+            _allow(list(S3_OBJECT_ACTIONS), bucket.arn_for_objects("*")),
+            _allow(list(S3_BUCKET_ACTIONS), bucket.bucket_arn),
             *kms_statements(bucket.encryption_key),
         ),
     )
@@ -226,9 +248,8 @@ def resolve_target(obj: Any) -> Target | None:
 
 def describe_object(obj: Any) -> str:
     """For error messages about an object that is not a supported target."""
-    node = getattr(obj, "node", None)
-    where = f" {node.path}" if node is not None and node.path else ""
-    return f"{type(obj).__name__}{where}"
+    path = path_of(obj) if has_member(obj, "node") else ""
+    return f"{type(obj).__name__} {path}" if path else type(obj).__name__
 
 
 def checked_target(obj: Any, rule_key: str, *, path: str, setting: str) -> tuple[Target | None, list[Violation]]:

@@ -60,6 +60,7 @@ deploy-local: setup
 lint: $(VENV_STAMP)
 	ruff check .
 	ruff format --check .
+	mypy
 
 test: setup lint
 	pytest -n $(PYTEST_WORKERS) $(PYTEST_ARGS)
@@ -74,4 +75,4 @@ bench: setup
 	python -m benchmarks.redrive_bucket --runs 3 --round-trip-ms 10
 
 clean:
-	rm -rf cdk.out .pytest_cache .ruff_cache .hypothesis
+	rm -rf cdk.out .pytest_cache .ruff_cache .hypothesis .mypy_cache

@@ -6,7 +6,10 @@ Each measurement is a separate process (Python and jsii start-up included, as in
 pipelines and synthesizes them; runs of both variants are interleaved so that machine noise hits both alike.
 A pipeline is a stream consumer and an asynchronously invoked function, configured as closely alike as the
 two APIs allow. Reported: median whole-process time, resources synthesized, seconds per resource, and the
-ratio of constructs_lib to plain aws-cdk-lib. Also: the time from a constructor call to its ValidationError.
+ratio of constructs_lib to plain aws-cdk-lib; the marginal cost of one more pipeline, (t(N) - t(1)) / (N - 1),
+which leaves out start-up; the jsii round trips (requests from Python to the JavaScript kernel, counted by
+wrapping the kernel's send) per pipeline and per constructs_lib construct. Also: the time from a constructor
+call to its ValidationError.
 """
 
 from __future__ import annotations
@@ -199,6 +202,67 @@ def worker(variant: str, size: int) -> None:
     print(json.dumps({"resources": resources}))
 
 
+class _RoundTrips:
+    """Counts the requests Python sends to the jsii kernel (each one a round trip to the Node process)."""
+
+    def __init__(self) -> None:
+        from jsii._kernel.providers import process
+
+        self.count = 0
+        original = process._NodeProcess.send
+
+        def send(node_process, request, response_type):
+            self.count += 1
+            return original(node_process, request, response_type)
+
+        process._NodeProcess.send = send
+
+
+def round_trip_worker(pipelines: int) -> None:
+    """jsii round trips per pipeline of each variant, and per constructs_lib construct, after one warm-up
+    pipeline (so that first-use loading of jsii types is not counted)."""
+    import aws_cdk as cdk
+    from aws_cdk import aws_kinesis as kinesis
+
+    from constructs_lib import AsyncInvocation, FailureQueue, StreamConsumer
+
+    counter = _RoundTrips()
+    app = cdk.App(context=json.loads((PROJECT_ROOT / "cdk.json").read_text())["context"])
+    result: dict[str, float] = {}
+    for variant, build in (("plain", build_plain), ("ours", build_ours)):
+        stack = cdk.Stack(app, f"RoundTrips{variant}")
+        build(stack, 0)
+        before = counter.count
+        for index in range(1, pipelines + 1):
+            build(stack, index)
+        result[variant] = (counter.count - before) / pipelines
+
+    stack = cdk.Stack(app, "PerConstruct")
+    per_construct: dict[str, list[int]] = {"FailureQueue": [], "StreamConsumer": [], "AsyncInvocation": []}
+    for index in range(pipelines + 1):
+        stream = kinesis.Stream(stack, f"Stream{index}", encryption=kinesis.StreamEncryption.MANAGED)
+        consumer, notifier = _function(stack, f"Consumer{index}"), _function(stack, f"Notifier{index}")
+        before = counter.count
+        queue = FailureQueue(stack, f"NotifierDlq{index}")
+        after_queue = counter.count
+        StreamConsumer(stack, f"Consume{index}", function=consumer, source=stream, batch_size=100)
+        after_consumer = counter.count
+        AsyncInvocation(
+            stack,
+            f"Notify{index}",
+            function=notifier,
+            retry_attempts=1,
+            max_event_age=cdk.Duration.hours(1),
+            dead_letter_queue=queue,
+        )
+        if index:  # the first of each is the warm-up
+            per_construct["FailureQueue"].append(after_queue - before)
+            per_construct["StreamConsumer"].append(after_consumer - after_queue)
+            per_construct["AsyncInvocation"].append(counter.count - after_consumer)
+    result.update({name: statistics.mean(counts) for name, counts in per_construct.items()})
+    print(json.dumps(result))
+
+
 def validation_worker(repeats: int) -> None:
     """Time from a constructor call to its ValidationError (after jsii is warm)."""
     import aws_cdk as cdk
@@ -241,6 +305,7 @@ def main() -> None:
     parser.add_argument("--sizes", type=int, nargs="*", default=list(SIZES))
     parser.add_argument("--worker", nargs=2, metavar=("VARIANT", "N"), help=argparse.SUPPRESS)
     parser.add_argument("--validation-worker", type=int, metavar="REPEATS", help=argparse.SUPPRESS)
+    parser.add_argument("--round-trip-worker", type=int, metavar="PIPELINES", help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.worker:
         worker(args.worker[0], int(args.worker[1]))
@@ -248,10 +313,14 @@ def main() -> None:
     if args.validation_worker:
         validation_worker(args.validation_worker)
         return
+    if args.round_trip_worker:
+        round_trip_worker(args.round_trip_worker)
+        return
 
     print(f"machine: {platform.machine()}, {os.cpu_count()} cores, Python {platform.python_version()}")
     print("| pipelines | variant | median s | resources | ms per resource | ratio per resource |")
     print("|---|---|---|---|---|---|")
+    medians: dict[tuple[str, int], float] = {}
     for size in args.sizes:
         times: dict[str, list[float]] = {"ours": [], "plain": []}
         resources: dict[str, int] = {}
@@ -261,6 +330,7 @@ def main() -> None:
                 times[variant].append(elapsed)
                 resources[variant] = output["resources"]
         per_resource = {v: statistics.median(times[v]) / resources[v] for v in times}
+        medians.update({(v, size): statistics.median(times[v]) for v in times})
         for variant in ("plain", "ours"):
             ratio = per_resource[variant] / per_resource["plain"]
             print(
@@ -268,6 +338,22 @@ def main() -> None:
                 f"{statistics.median(times[variant]):.2f} | {resources[variant]} | "
                 f"{per_resource[variant] * 1000:.1f} | {ratio:.2f}x |"
             )
+    if 1 in args.sizes and len(args.sizes) > 1:
+        print("\nmarginal cost of one more pipeline, (t(N) - t(1)) / (N - 1), start-up left out:")
+        print("| N | aws-cdk-lib ms | constructs_lib ms | ratio |")
+        print("|---|---|---|---|")
+        for size in (s for s in args.sizes if s > 1):
+            marginal = {v: (medians[(v, size)] - medians[(v, 1)]) / (size - 1) for v in ("plain", "ours")}
+            print(
+                f"| {size} | {marginal['plain'] * 1000:.0f} | {marginal['ours'] * 1000:.0f} | "
+                f"{marginal['ours'] / marginal['plain']:.2f}x |"
+            )
+    _, trips = _run(["--round-trip-worker", "5"])
+    print(
+        f"\njsii round trips per pipeline: aws-cdk-lib {trips['plain']:.0f}, constructs_lib {trips['ours']:.0f} "
+        f"({trips['ours'] / trips['plain']:.2f}x); per construct: FailureQueue {trips['FailureQueue']:.0f}, "
+        f"StreamConsumer {trips['StreamConsumer']:.0f}, AsyncInvocation {trips['AsyncInvocation']:.0f}"
+    )
     _, validation = _run(["--validation-worker", "50"])
     print(
         f"\nconstructor call to ValidationError: median {validation['median_ms']:.1f} ms, "

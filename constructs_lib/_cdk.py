@@ -19,10 +19,19 @@ _SCOPE_PATHS: weakref.WeakKeyDictionary[IConstruct, str] = weakref.WeakKeyDictio
 
 def child_path(scope: IConstruct, id: str) -> str:
     """The path a construct `id` under `scope` will have, known before it is created."""
-    parent = _SCOPE_PATHS.get(scope)
-    if parent is None:
-        parent = _SCOPE_PATHS[scope] = scope.node.path
+    parent = path_of(scope)
     return f"{parent}/{id}" if parent else id
+
+
+def path_of(construct: IConstruct) -> str:
+    """``construct.node.path``, asked of jsii once per construct (a path never changes)."""
+    try:
+        path = _SCOPE_PATHS.get(construct)
+    except TypeError:  # not weakly referable: not a jsii object, read as it is
+        return str(construct.node.path)
+    if path is None:
+        path = _SCOPE_PATHS[construct] = construct.node.path
+    return path
 
 
 # CDK encodes a number token as a huge negative double; any number above this is a plain value, which saves a

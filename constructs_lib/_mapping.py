@@ -6,11 +6,15 @@ import json
 from collections.abc import Mapping, Sequence
 from typing import Any
 
+import aws_cdk as cdk
+from aws_cdk import aws_cloudwatch as cloudwatch
 from aws_cdk import aws_lambda as lambda_
+from constructs import Construct
 
-from constructs_lib._cdk import is_resolved_str
+from constructs_lib import alarms as alarm_lib
+from constructs_lib._cdk import check_flag, is_resolved_str
 from constructs_lib.errors import Violation
-from constructs_lib.functions import FunctionSubject
+from constructs_lib.functions import FunctionSubject, check_environment, check_role, subject_of
 from constructs_lib.limits import check_filter_patterns
 from constructs_lib.targets import describe_object
 
@@ -27,9 +31,11 @@ def filter_criteria(
     by ``lambda_.FilterCriteria.filter``, for a caller that only shape-checks them with `check_filters`)."""
     if not patterns:
         return None
-    patterns = [p if isinstance(p, str) else p["pattern"] if "pattern" in p else json.dumps(p) for p in patterns]
+    rendered: list[str] = [
+        p if isinstance(p, str) else str(p["pattern"]) if "pattern" in p else json.dumps(p) for p in patterns
+    ]
     return lambda_.CfnEventSourceMapping.FilterCriteriaProperty(
-        filters=[lambda_.CfnEventSourceMapping.FilterProperty(pattern=pattern) for pattern in patterns]
+        filters=[lambda_.CfnEventSourceMapping.FilterProperty(pattern=pattern) for pattern in rendered]
     )
 
 
@@ -100,3 +106,66 @@ def no_on_success(on_success: Any, *, path: str) -> list[Violation]:
             describe_object(on_success),
         )
     ]
+
+
+class MappingAccessors:
+    """What aws-cdk's event sources expose about their mapping, for the consumers of this library: the mapping's
+    id and ARN, and the metrics to watch (with the dimensions Lambda publishes them under)."""
+
+    event_source_mapping: lambda_.CfnEventSourceMapping
+    function: lambda_.IFunction
+
+    @property
+    def event_source_mapping_id(self) -> str:
+        """The mapping's UUID (its ``Ref``), as aws-cdk's ``IEventSourceMapping.event_source_mapping_id``."""
+        return self.event_source_mapping.ref
+
+    @property
+    def event_source_mapping_arn(self) -> str:
+        """The mapping's ARN (``Fn::GetAtt EventSourceMappingArn``)."""
+        return self.event_source_mapping.attr_event_source_mapping_arn
+
+    def metric_errors(self, *, period: cdk.Duration | None = None, statistic: str | None = None) -> cloudwatch.Metric:
+        """AWS/Lambda Errors of the function (Sum, per minute unless given): failed invocations."""
+        return with_options(alarm_lib.function_errors(self.function), period, statistic)
+
+    def metric_dropped_events(
+        self, *, period: cdk.Duration | None = None, statistic: str | None = None
+    ) -> cloudwatch.Metric:
+        """AWS/Lambda DroppedEventCount of this mapping (Sum, dimension EventSourceMappingUUID): records dropped
+        because they expired or exhausted their retries without a failure home. Lambda publishes it only when
+        the mapping's MetricsConfig includes EventCount (off by default, billed)."""
+        metric = alarm_lib.event_source_mapping_metric(self.event_source_mapping_id, "DroppedEventCount", "Sum")
+        return with_options(metric, period, statistic)
+
+
+def with_options(metric: cloudwatch.Metric, period: cdk.Duration | None, statistic: str | None) -> cloudwatch.Metric:
+    if period is None and statistic is None:
+        return metric
+    return metric.with_(period=period, statistic=statistic)
+
+
+def check_consumer(
+    scope: Construct,
+    path: str,
+    *,
+    function: object,
+    alarms: object,
+    alarm_thresholds: object,
+    flags: Mapping[str, object] | None = None,
+    grants_managed_elsewhere: object = None,
+) -> tuple[FunctionSubject | None, list[Violation]]:
+    """What every consumer checks first: the alarm settings, that `function` is a Function, Version or Alias,
+    its role and environment (for a construct that grants, i.e. takes ``grants_managed_elsewhere``) and that each
+    of `flags` is a bool."""
+    subject = subject_of(function)
+    violations = alarm_lib.check_alarms_flag(alarms, path=path)
+    violations += alarm_lib.check_alarm_thresholds(alarm_thresholds, path=path)
+    if subject is None:
+        violations.append(Violation(path, "function", "a lambda Function, Version or Alias", describe_object(function)))
+    if grants_managed_elsewhere is not None:
+        violations += check_role(subject, grants_managed_elsewhere, path=path)
+        violations += check_environment(subject, scope, path=path)
+    for setting, flag in (flags or {}).items():
+        violations += check_flag(flag, path=path, setting=setting)
+    return subject, violations

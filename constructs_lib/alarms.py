@@ -23,7 +23,8 @@ those alarms keep their last state (``IGNORE``) instead of clearing a real lag o
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+import weakref
+from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
 import aws_cdk as cdk
@@ -35,13 +36,16 @@ from aws_cdk import aws_lambda as lambda_
 from aws_cdk import aws_sqs as sqs
 from constructs import Construct, IConstruct
 
-from constructs_lib._cdk import number_or_unresolved
+from constructs_lib._cdk import number_or_unresolved, path_of
 from constructs_lib.errors import Violation, raise_if_any
 from constructs_lib.functions import LATEST, subject_of
 from constructs_lib.limits import (
+    ALARM_TOPIC_KMS_ACTIONS,
     RETENTION_ALARM_FRACTION,
     SQS_DEFAULT_RETENTION_SECONDS,
     CheckedValue,
+    Number,
+    format_value,
     human_duration,
     oldest_message_threshold_seconds,
 )
@@ -72,9 +76,17 @@ def _metric(namespace: str, metric_name: str, dimensions: dict[str, str], statis
     )
 
 
+# Dimensions read once per queue or function: each read of a name is a jsii round trip, and every construct
+# makes two to four metrics of the same resource.
+_DIMENSIONS: weakref.WeakKeyDictionary[IConstruct, dict[str, str]] = weakref.WeakKeyDictionary()
+
+
 def queue_dimensions(queue: sqs.IQueue) -> dict[str, str]:
     """SQS metrics have one dimension, QueueName: the queue's name (a GetAtt for a queue in this app)."""
-    return {"QueueName": queue.queue_name}
+    dimensions = _DIMENSIONS.get(queue)
+    if dimensions is None:
+        dimensions = _DIMENSIONS[queue] = {"QueueName": queue.queue_name}
+    return dict(dimensions)
 
 
 def queue_visible_messages(queue: sqs.IQueue) -> cloudwatch.Metric:
@@ -91,13 +103,17 @@ def function_dimensions(function: lambda_.IFunction) -> dict[str, str]:
     """FunctionName for a Function (all its qualifiers); plus Resource ``<name>:<qualifier>`` for a Version or
     Alias, the dimension Lambda publishes per qualifier (aws-cdk's own ``Version.metric`` puts the ARN there,
     aws-cdk#14248, which matches no data)."""
-    subject = subject_of(function)
-    if subject is None:
-        raise TypeError(f"a lambda Function, Version or Alias is needed, got {describe_object(function)}")
-    name = subject.base.function_name
-    if subject.qualifier == LATEST:
-        return {"FunctionName": name}
-    return {"FunctionName": name, "Resource": f"{name}:{subject.qualifier}"}
+    dimensions = _DIMENSIONS.get(function)
+    if dimensions is None:
+        subject = subject_of(function)
+        if subject is None:
+            raise TypeError(f"a lambda Function, Version or Alias is needed, got {describe_object(function)}")
+        name = subject.base.function_name
+        dimensions = {"FunctionName": name}
+        if subject.qualifier != LATEST:
+            dimensions["Resource"] = f"{name}:{subject.qualifier}"
+        _DIMENSIONS[function] = dimensions
+    return dict(dimensions)
 
 
 def function_metric(function: lambda_.IFunction, metric_name: str, statistic: str) -> cloudwatch.Metric:
@@ -158,6 +174,12 @@ def event_source_mapping_metric(mapping_uuid: str, metric_name: str, statistic: 
 # --- what the thresholds need to know about a resource ---------------------------------------------------
 
 
+def failure_queue_alarms(home: object) -> list[cloudwatch.Alarm]:
+    """The alarms a failure home brings itself (a ``FailureQueue``'s ``.alarms``), so that a construct using it
+    lists them in its own ``.alarms`` and one ``add_alarm_action`` reaches them all."""
+    return list(getattr(home, "alarms", None) or [])
+
+
 def queue_retention_seconds(queue: sqs.IQueue) -> CheckedValue:
     """The queue's retention in seconds: its MessageRetentionPeriod, SQS's 4 days when not set, None when
     unknown (an imported queue), UNRESOLVED for a token."""
@@ -183,7 +205,13 @@ def create_alarm(
     treat_missing_data: cloudwatch.TreatMissingData = COUNT_MISSING_DATA,
 ) -> cloudwatch.Alarm:
     """One alarm: the metric at or above `threshold` in one evaluation period (each watched condition is already
-    a problem when seen once). The name is left to CloudFormation."""
+    a problem when seen once). The name is left to CloudFormation. A threshold the construct was given in its
+    ``alarm_thresholds`` for this id replaces `threshold`, and the description says so."""
+    _CREATED_ALARM_IDS.setdefault(scope, []).append(id)
+    given = _given_thresholds(scope).get(id)
+    if given is not None:
+        description += f" Threshold {format_value(given)} (alarm_thresholds), instead of {format_value(threshold)}."
+        threshold = given
     return cloudwatch.Alarm(
         scope,
         id,
@@ -200,7 +228,7 @@ def queue_alarms(scope: Construct, queue: sqs.IQueue, *, id_prefix: str = "") ->
     """The two alarms of a queue that holds failed records: something is waiting in it (at least 1 visible
     message), and its oldest message is about to be deleted (80 % of the queue's retention; an imported
     queue's retention is unknown and taken as SQS's default of 4 days)."""
-    path = queue.node.path
+    path = path_of(queue)
     retention = queue_retention_seconds(queue)
     known = isinstance(retention, int | float)
     age_threshold = oldest_message_threshold_seconds(retention)
@@ -228,6 +256,56 @@ def queue_alarms(scope: Construct, queue: sqs.IQueue, *, id_prefix: str = "") ->
     ]
 
 
+_GIVEN_THRESHOLDS: weakref.WeakKeyDictionary[IConstruct, dict[str, Number]] = weakref.WeakKeyDictionary()
+# The ids of the alarms each scope created, known in Python: no construct tree read (a jsii round trip each).
+_CREATED_ALARM_IDS: weakref.WeakKeyDictionary[IConstruct, list[str]] = weakref.WeakKeyDictionary()
+
+
+def _given_thresholds(scope: IConstruct) -> dict[str, Number]:
+    return _GIVEN_THRESHOLDS.get(scope, {})
+
+
+def check_alarm_thresholds(thresholds: object, *, path: str) -> list[Violation]:
+    """``alarm_thresholds``: None, or a mapping of alarm id (as in ``.alarms``) to a number >= 0."""
+    if thresholds is None:
+        return []
+    allowed = "a mapping of alarm id to a threshold >= 0 in the metric's unit, e.g. {'ErrorsAlarm': 5}"
+    if not isinstance(thresholds, Mapping):
+        return [Violation(path, "alarm_thresholds", allowed, describe_object(thresholds))]
+    return [
+        Violation(path, f"alarm_thresholds[{key!r}]", "a number >= 0 in the metric's unit", repr(value))
+        for key, value in thresholds.items()
+        if not isinstance(key, str) or isinstance(value, bool) or not isinstance(value, int | float) or not value >= 0
+    ]
+
+
+def use_alarm_thresholds(scope: IConstruct, thresholds: Mapping[str, Number] | None) -> None:
+    """Remember the (checked) thresholds for the alarms `scope` creates with ``create_alarm``."""
+    if thresholds:
+        _GIVEN_THRESHOLDS[scope] = dict(thresholds)
+
+
+def check_thresholds_used(scope: IConstruct) -> None:
+    """An id in ``alarm_thresholds`` that names none of the alarms `scope` created is a ValidationError: the
+    threshold would silently change nothing."""
+    given = _given_thresholds(scope)
+    if not given:
+        return
+    own = sorted(_CREATED_ALARM_IDS.get(scope, []))
+    unknown = sorted(set(given) - set(own))
+    raise_if_any(
+        [
+            Violation(
+                scope.node.path,
+                f"alarm_thresholds[{key!r}]",
+                "the id of an alarm of this construct: " + (", ".join(own) or "none (alarms=False)"),
+                key,
+            )
+            for key in unknown
+        ]
+    )
+
+
 def check_alarms_flag(alarms: Any, *, path: str) -> list[Violation]:
     if isinstance(alarms, bool):
         return []
@@ -240,21 +318,29 @@ def add_alarm_actions(scope: IConstruct, alarms: Sequence[cloudwatch.Alarm], act
     ``kms:GenerateDataKey*`` for ``cloudwatch.amazonaws.com`` in the key policy), without which every
     notification is silently lost. An imported key cannot be changed: a warning says what to allow."""
     path = scope.node.path
-    resolved: list[cloudwatch.IAlarmAction] = []
+    resolved: list[tuple[object, cloudwatch.IAlarmAction]] = []
     violations = []
     for action in actions:
         if hasattr(action, "topic_arn"):
             _allow_cloudwatch_to_use_topic_key(scope, action)
-            resolved.append(cloudwatch_actions.SnsAction(action))
+            resolved.append((action, cloudwatch_actions.SnsAction(action)))
         elif hasattr(action, "bind"):
-            resolved.append(action)
+            resolved.append((action, action))
         else:
             violations.append(
                 Violation(path, "alarm action", "an SNS topic or a cloudwatch.IAlarmAction", describe_object(action))
             )
     raise_if_any(violations)
     for alarm in alarms:
-        alarm.add_alarm_action(*resolved)
+        # An alarm of a FailureQueue is also listed by every construct using the queue: attach an action once.
+        attached = _ATTACHED.setdefault(alarm, [])
+        for given, alarm_action in resolved:
+            if not any(given is previous for previous in attached):
+                attached.append(given)
+                alarm.add_alarm_action(alarm_action)
+
+
+_ATTACHED: weakref.WeakKeyDictionary[cloudwatch.Alarm, list[object]] = weakref.WeakKeyDictionary()
 
 
 def _allow_cloudwatch_to_use_topic_key(scope: IConstruct, topic: Any) -> None:
@@ -269,7 +355,7 @@ def _allow_cloudwatch_to_use_topic_key(scope: IConstruct, topic: Any) -> None:
         )
         return
     if isinstance(key, (kms.Key, kms.Alias)):
-        key.grant(iam.ServicePrincipal(CLOUDWATCH_PRINCIPAL), "kms:Decrypt", "kms:GenerateDataKey*")
+        key.grant(iam.ServicePrincipal(CLOUDWATCH_PRINCIPAL), *ALARM_TOPIC_KMS_ACTIONS)
         return
     cdk.Annotations.of(scope).add_warning_v2(
         "constructs_lib:alarms:imported-topic-key",

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any
 
 import aws_cdk as cdk
@@ -40,6 +41,9 @@ from constructs_lib.limits import (
     human_duration,
 )
 from constructs_lib.targets import (
+    AsyncDestination,
+    AsyncFailureDestination,
+    DeadLetterTarget,
     Target,
     checked_target,
     describe_object,
@@ -116,6 +120,9 @@ class AsyncInvocation(Construct):
         queue). Default: False.
     :param alarms: create the alarms below (``.alarms``); False creates none, for this construct and its default
         failure queue. Default: True.
+    :param alarm_thresholds: a threshold per alarm id of ``.alarms`` created here (e.g.
+        ``{"EventsDroppedAlarm": 5}``), a number >= 0 in the metric's unit, replacing the default described below;
+        an id of no alarm is an error. Default: none.
     :param grants_managed_elsewhere: set True when the function's role cannot take policies (an imported
         function without role, ``Role.from_role_arn(..., mutable=False)``, ``role.without_policy_updates()``) and
         you grant the permissions yourself: nothing is added to the role and an info annotation lists what is
@@ -127,7 +134,8 @@ class AsyncInvocation(Construct):
     ``DestinationDeliveryFailuresAlarm`` (DestinationDeliveryFailures >= 1, with any destination) and
     ``DeadLetterErrorsAlarm`` (DeadLetterErrors >= 1, when the function has a dead-letter queue). The default
     ``FailureQueue`` brings its own two alarms (included in ``.alarms``); an ``on_failure`` or
-    ``dead_letter_queue`` that is a plain SQS queue gets the same two alarms here. ``add_alarm_action(topic)``
+    ``dead_letter_queue`` that is a plain SQS queue gets the same two alarms here, one that is a ``FailureQueue``
+    has them already (listed in ``.alarms`` too). ``add_alarm_action(topic)``
     attaches an SNS topic or any ``cloudwatch.IAlarmAction`` to all of them.
 
     FIFO queues and topics are rejected everywhere: they synthesize and deploy, then every delivery fails.
@@ -143,11 +151,12 @@ class AsyncInvocation(Construct):
         function: lambda_.IFunction,
         retry_attempts: int | None = None,
         max_event_age: cdk.Duration | None = None,
-        on_success: Any | None = None,
-        on_failure: Any | None = DEFAULT_FAILURE_QUEUE,
-        dead_letter_queue: Any | None = None,
+        on_success: AsyncDestination | None = None,
+        on_failure: AsyncFailureDestination | None = DEFAULT_FAILURE_QUEUE,
+        dead_letter_queue: DeadLetterTarget | None = None,
         discard_failures: bool = False,
         alarms: bool = True,
+        alarm_thresholds: Mapping[str, float] | None = None,
         grants_managed_elsewhere: bool = False,
     ) -> None:
         path = child_path(scope, id)
@@ -156,6 +165,7 @@ class AsyncInvocation(Construct):
         violations += check_role(subject, grants_managed_elsewhere, path=path)
         violations += check_environment(subject, scope, path=path)
         violations += alarm_lib.check_alarms_flag(alarms, path=path)
+        violations += alarm_lib.check_alarm_thresholds(alarm_thresholds, path=path)
         violations += check_flag(discard_failures, path=path, setting="discard_failures")
         violations += check_limit(
             LIMITS["async.retry_attempts"], number_or_unresolved(retry_attempts), path=path, setting="retry_attempts"
@@ -200,6 +210,7 @@ class AsyncInvocation(Construct):
 
         super().__init__(scope, id)
         remember_stack(self, scope)
+        alarm_lib.use_alarm_thresholds(self, alarm_thresholds)
         _configurations(scope).append((subject, self))
         self.function = function
         self.qualifier = subject.qualifier
@@ -258,6 +269,7 @@ class AsyncInvocation(Construct):
         self.alarms: list[cloudwatch.Alarm] = []
         if alarms:
             self.alarms = self._create_alarms(subject, seconds_or_unresolved(max_event_age))
+        alarm_lib.check_thresholds_used(self)
 
     def add_alarm_action(self, *actions: Any) -> None:
         """Attach each action (an ``sns.ITopic`` or a ``cloudwatch.IAlarmAction``) to every alarm in ``.alarms``."""
@@ -328,9 +340,13 @@ class AsyncInvocation(Construct):
         plain_queues["DeadLetterQueue"] = dead_letter_home
         seen: set[int] = set()
         for prefix, home in plain_queues.items():
-            if needs_queue_alarms(home) and id(home) not in seen:
-                seen.add(id(home))
+            if home is None or home is self.failure_queue or id(home) in seen:
+                continue
+            seen.add(id(home))
+            if needs_queue_alarms(home):
                 created += alarm_lib.queue_alarms(self, home, id_prefix=prefix)
+            else:
+                created += alarm_lib.failure_queue_alarms(home)
         return created
 
     def _dead_letter_home(self, subject: FunctionSubject) -> Any | None:

@@ -30,7 +30,7 @@ from constructs_lib.checks.template import (
     redrive_policy,
     truthy,
 )
-from constructs_lib.limits import ESM_ON_FAILURE_DELIVERED_EVENT_COUNT
+from constructs_lib.limits import ESM_ON_FAILURE_DELIVERED_EVENT_COUNT, LIMITS
 from constructs_lib.reader import AuditInputError, Document, Inputs, load_template, read_inputs
 
 __all__ = [
@@ -103,6 +103,10 @@ def _destination(config: Mapping[str, Any], role: str) -> Any:
     return as_mapping(as_mapping(as_mapping(config).get("DestinationConfig")).get(role)).get("Destination")
 
 
+_ASYNC_RETRIES_DEFAULT = LIMITS["async.retry_attempts"].default
+_ASYNC_AGE_DEFAULT = LIMITS["async.max_event_age"].default
+
+
 @dataclass
 class FailurePath:
     """One way events reach a function, and where they go when it fails."""
@@ -145,8 +149,12 @@ def describe_functions(view: TemplateView, names: Mapping[str, str] | None = Non
                 continue
             report.related.add(config_id)
             prefix = f"async {describe.value(config.get('Qualifier', '$LATEST'))}"
-            retries = describe.value(config.get("MaximumRetryAttempts"), unset="not set (AWS: 2)")
-            age = describe.value(config.get("MaximumEventAgeInSeconds"), "s", unset="not set (AWS: 21600 s)")
+            retries = describe.value(
+                config.get("MaximumRetryAttempts"), unset=f"not set (AWS: {_ASYNC_RETRIES_DEFAULT})"
+            )
+            age = describe.value(
+                config.get("MaximumEventAgeInSeconds"), "s", unset=f"not set (AWS: {_ASYNC_AGE_DEFAULT} s)"
+            )
             on_success = describe.target(_destination(config, "OnSuccess"))
             on_failure = describe.target(_destination(config, "OnFailure"))
             report.settings += [
@@ -172,7 +180,8 @@ def describe_functions(view: TemplateView, names: Mapping[str, str] | None = Non
                 FailurePath(
                     f"asynchronous events ({invoked_by or 'none in this template'})",
                     None,
-                    "retries not set (AWS: 2), max event age not set (AWS: 21600 s)",
+                    f"retries not set (AWS: {_ASYNC_RETRIES_DEFAULT}), "
+                    f"max event age not set (AWS: {_ASYNC_AGE_DEFAULT} s)",
                     dead_letter_target,
                     dead_letter_id,
                 )

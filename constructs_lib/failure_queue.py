@@ -2,15 +2,24 @@
 
 from __future__ import annotations
 
-from typing import Any, Final
+from collections.abc import Mapping
+from typing import Any, Final, TypedDict, Unpack
 
 import aws_cdk as cdk
 from aws_cdk import aws_cloudwatch as cloudwatch
+from aws_cdk import aws_kms as kms
 from aws_cdk import aws_sqs as sqs
 from constructs import Construct
 
 from constructs_lib._cdk import child_path, has_member, seconds_or_unresolved
-from constructs_lib.alarms import add_alarm_actions, check_alarms_flag, queue_alarms
+from constructs_lib.alarms import (
+    add_alarm_actions,
+    check_alarm_thresholds,
+    check_alarms_flag,
+    check_thresholds_used,
+    queue_alarms,
+    use_alarm_thresholds,
+)
 from constructs_lib.errors import Violation, raise_if_any
 from constructs_lib.limits import (
     SQS_MAX_MESSAGE_BYTES,
@@ -67,6 +76,28 @@ def needs_queue_alarms(home: Any) -> bool:
     return home is not None and has_member(home, "queue_arn") and not isinstance(home, FailureQueue)
 
 
+class QueueProps(TypedDict, total=False):
+    """The keyword arguments of ``sqs.Queue`` (aws-cdk-lib 2.275), typed for FailureQueue's ``**queue_props``."""
+
+    content_based_deduplication: bool
+    data_key_reuse: cdk.Duration
+    dead_letter_queue: sqs.DeadLetterQueue | dict[str, Any]
+    deduplication_scope: sqs.DeduplicationScope
+    delivery_delay: cdk.Duration
+    encryption: sqs.QueueEncryption
+    encryption_master_key: kms.IKey
+    enforce_ssl: bool
+    fifo: bool
+    fifo_throughput_limit: sqs.FifoThroughputLimit
+    max_message_size_bytes: int | float
+    queue_name: str
+    receive_message_wait_time: cdk.Duration
+    redrive_allow_policy: sqs.RedriveAllowPolicy | dict[str, Any]
+    removal_policy: cdk.RemovalPolicy
+    retention_period: cdk.Duration
+    visibility_timeout: cdk.Duration
+
+
 class FailureQueue(sqs.Queue):
     """A standard SQS queue for failure records: encrypted at rest, TLS-only, 14-day retention.
 
@@ -78,6 +109,9 @@ class FailureQueue(sqs.Queue):
     - ``max_message_size_bytes``: 1 MiB (1,048,576), the SQS maximum and the largest payload or record Lambda
       may deliver; written into the template so a smaller account default or later change shows as drift. A
       smaller value is accepted with a warning (records above it would be lost).
+
+    ``alarm_thresholds`` (e.g. ``{"MessagesWaitingAlarm": 10}``) replaces the threshold of an alarm below, a
+    number >= 0 in the metric's unit; an id of no alarm is an error.
 
     Alarms (``.alarms``), unless ``alarms=False`` (keyword-only, default True): ``MessagesWaitingAlarm`` when at
     least one failed record is waiting (ApproximateNumberOfMessagesVisible >= 1) and ``OldestMessageAgeAlarm``
@@ -92,9 +126,18 @@ class FailureQueue(sqs.Queue):
     ``dead_letter_queue`` is given.
     """
 
-    def __init__(self, scope: Construct, id: str, *, alarms: bool = True, **queue_props: Any) -> None:
+    def __init__(
+        self,
+        scope: Construct,
+        id: str,
+        *,
+        alarms: bool = True,
+        alarm_thresholds: Mapping[str, float] | None = None,
+        **queue_props: Unpack[QueueProps],
+    ) -> None:
         path = child_path(scope, id)
         violations = check_alarms_flag(alarms, path=path)
+        violations += check_alarm_thresholds(alarm_thresholds, path=path)
         if queue_props.get("fifo"):
             violations.append(
                 Violation(path, "fifo", "False for a failure queue: Lambda cannot deliver to FIFO queues", "True")
@@ -137,12 +180,14 @@ class FailureQueue(sqs.Queue):
                 "Terminal failure queue: it is the home of failed records (a Lambda destination or dead-letter "
                 "queue) and is drained by operators or a redrive, not by a consumer that could fail again."
             )
-            cdk.Validations.of(self.node.default_child).acknowledge(
+            cdk.Validations.of(self.node.default_child or self).acknowledge(
                 cdk.Acknowledgment(id="AwsSolutions-SQS3", reason=reason),
                 cdk.Acknowledgment(id="Serverless-SQSRedrivePolicy", reason=reason),
             )
 
+        use_alarm_thresholds(self, alarm_thresholds)
         self.alarms: list[cloudwatch.Alarm] = queue_alarms(self, self) if alarms else []
+        check_thresholds_used(self)
 
     def add_alarm_action(self, *actions: Any) -> None:
         """Attach each action (an ``sns.ITopic`` or a ``cloudwatch.IAlarmAction``) to every alarm of the queue."""

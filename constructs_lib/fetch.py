@@ -23,6 +23,11 @@ from typing import Any
 
 from botocore.exceptions import ClientError
 
+from constructs_lib.limits import (
+    DYNAMODB_STREAM_RETENTION_SECONDS,
+    DYNAMODB_STREAMS_GET_RECORDS_MAX_LIMIT,
+    KINESIS_GET_RECORDS_MAX_LIMIT,
+)
 from constructs_lib.records import StreamBatchInfo, StreamFailureRecord, StreamKind
 
 __all__ = [
@@ -41,9 +46,9 @@ __all__ = [
 ]
 
 #: Records a DynamoDB stream keeps (not configurable).
-DYNAMODB_STREAMS_RETENTION = dt.timedelta(hours=24)
+DYNAMODB_STREAMS_RETENTION = dt.timedelta(seconds=DYNAMODB_STREAM_RETENTION_SECONDS)
 #: ``GetRecords`` page size: the DynamoDB Streams maximum (Kinesis allows up to 10,000).
-DEFAULT_PAGE_SIZE = 1000
+DEFAULT_PAGE_SIZE = DYNAMODB_STREAMS_GET_RECORDS_MAX_LIMIT
 # A Kinesis shard iterator lives 5 minutes, a DynamoDB Streams one 15: a long read renews it a few times.
 _MAX_ITERATOR_RENEWALS = 3
 
@@ -265,7 +270,7 @@ class _ShardReader:
 
 
 class _KinesisShardReader(_ShardReader):
-    max_page_size = 10_000
+    max_page_size = KINESIS_GET_RECORDS_MAX_LIMIT
 
     def __init__(self, client: Any, batch: StreamBatchInfo) -> None:
         super().__init__(client, batch)
@@ -307,7 +312,7 @@ class _KinesisShardReader(_ShardReader):
 
 
 class _DynamoDBShardReader(_ShardReader):
-    max_page_size = 1000
+    max_page_size = DYNAMODB_STREAMS_GET_RECORDS_MAX_LIMIT
 
     def iterator(self, iterator_type: str, sequence_number: str) -> str:
         response = self.client.get_shard_iterator(

@@ -20,7 +20,15 @@ from aws_cdk import aws_iam as iam
 from aws_cdk import aws_lambda as lambda_
 from constructs import Dependable, IConstruct
 
-from constructs_lib._cdk import ALIAS_GRANT, OBJECTS_GRANT, has_member, is_resolved_str, nag_rendering, stack_of
+from constructs_lib._cdk import (
+    ALIAS_GRANT,
+    OBJECTS_GRANT,
+    has_member,
+    is_resolved_str,
+    nag_rendering,
+    path_of,
+    stack_of,
+)
 from constructs_lib.errors import Violation
 
 LATEST = "$LATEST"
@@ -46,7 +54,7 @@ class FunctionSubject:
 
     @cached_property
     def path(self) -> str:
-        return self.given.node.path
+        return path_of(self.given)
 
     @cached_property
     def cfn_function(self) -> lambda_.CfnFunction | None:

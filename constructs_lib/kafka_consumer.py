@@ -14,11 +14,19 @@ from constructs import Construct
 
 from constructs_lib import alarms as alarm_lib
 from constructs_lib._cdk import child_path, has_member, is_resolved_str, number_or_unresolved, seconds_or_unresolved
-from constructs_lib._mapping import check_filters, filter_criteria, mapping_function_name, no_on_success
+from constructs_lib._mapping import (
+    MappingAccessors,
+    check_consumer,
+    check_filters,
+    filter_criteria,
+    mapping_function_name,
+    no_on_success,
+)
 from constructs_lib.errors import Violation, raise_if_any
 from constructs_lib.failure_queue import DEFAULT_FAILURE_QUEUE, FailureQueue, check_failure_home, needs_queue_alarms
-from constructs_lib.functions import FunctionSubject, grant_statements, subject_of
+from constructs_lib.functions import FunctionSubject, grant_statements
 from constructs_lib.limits import (
+    KAFKA_CONSUMER_GROUP_ID_MAX_LENGTH,
     KAFKA_NETWORK_ACTIONS,
     KAFKA_OFFSET_LAG_ALARM_RECORDS,
     KAFKA_PROVISIONED_ONLY,
@@ -37,7 +45,9 @@ from constructs_lib.limits import (
     SECRET_READ_ACTIONS,
     SELF_MANAGED_KAFKA_AUTHENTICATIONS,
     UNRESOLVED,
+    CheckedValue,
     KafkaAuthentication,
+    check_give_up_set,
     check_kafka_bootstrap_servers,
     check_kafka_consumer_group_id,
     check_kafka_pollers,
@@ -46,7 +56,14 @@ from constructs_lib.limits import (
     kafka_on_failure_topic,
 )
 from constructs_lib.stream_consumer import _record_age_property, _record_age_seconds, _timestamp
-from constructs_lib.targets import Target, checked_target, describe_object, kms_statements, resolve_target
+from constructs_lib.targets import (
+    KafkaFailureDestination,
+    Target,
+    checked_target,
+    describe_object,
+    kms_statements,
+    resolve_target,
+)
 
 DEFAULT_RETRY_ATTEMPTS = RESILIENT_STREAM_RETRY_ATTEMPTS
 DEFAULT_MAX_RECORD_AGE = cdk.Duration.seconds(RESILIENT_STREAM_MAX_RECORD_AGE_SECONDS)
@@ -73,7 +90,7 @@ _RECORD_AGE = _ModeDefault("max_record_age", DEFAULT_MAX_RECORD_AGE)
 _REPORT = _ModeDefault("report_batch_item_failures", True)
 
 
-class KafkaConsumer(Construct):
+class KafkaConsumer(MappingAccessors, Construct):
     """A function consuming a Kafka topic of an Amazon MSK cluster or of self-managed brokers, with the failure
     handling of ``StreamConsumer``.
 
@@ -127,13 +144,17 @@ class KafkaConsumer(Construct):
     :param on_success: not supported by event source mappings; given only to report a clear error.
     :param alarms: create the alarms below (``.alarms``); False creates none. Default: True.
     :param offset_lag_alarm_threshold: MaxOffsetLag (records) at which ``OffsetLagAlarm`` fires. Default: 10 000.
+    :param alarm_thresholds: a threshold per alarm id of ``.alarms`` created here (e.g. ``{"ErrorsAlarm": 5}``),
+        a number >= 0 in the metric's unit, replacing the default described below; an id of no alarm is an
+        error. Default: none.
 
     Alarms: ``ErrorsAlarm`` (the function's Errors >= 1), and in provisioned mode, on the mapping's own metrics
     (``MetricsConfig`` EventCount, ErrorCount and KafkaMetrics are enabled for them; they are billed as custom
     metrics): ``OffsetLagAlarm`` (MaxOffsetLag >= ``offset_lag_alarm_threshold``), ``DroppedEventsAlarm``
     (DroppedEventCount >= 1: records given up without reaching a failure home) and, with a failure home,
     ``OnFailureDeliveryErrorsAlarm`` (OnFailureDestinationDeliveryErrorCount >= 1). The default FailureQueue brings
-    its own two alarms; a plain SQS queue as ``on_failure`` gets the same two here.
+    its own two alarms (listed in ``.alarms``, as are those of a ``FailureQueue`` given as ``on_failure``); a plain
+    SQS queue as ``on_failure`` gets the same two here.
     """
 
     def __init__(
@@ -155,7 +176,7 @@ class KafkaConsumer(Construct):
         retry_attempts: Any = _RETRIES,
         max_record_age: Any = _RECORD_AGE,
         report_batch_item_failures: Any = _REPORT,
-        on_failure: Any = DEFAULT_FAILURE_QUEUE,
+        on_failure: KafkaFailureDestination | None = DEFAULT_FAILURE_QUEUE,
         discard_failures: bool = False,
         secret: Any = None,
         authentication: KafkaAuthentication | None = None,
@@ -168,21 +189,135 @@ class KafkaConsumer(Construct):
         on_success: Any = None,
         alarms: bool = True,
         offset_lag_alarm_threshold: int = KAFKA_OFFSET_LAG_ALARM_RECORDS,
+        alarm_thresholds: Mapping[str, float] | None = None,
     ) -> None:
         path = child_path(scope, id)
-        subject = subject_of(function)
-        violations: list[Violation] = alarm_lib.check_alarms_flag(alarms, path=path)
-        if subject is None:
-            violations.append(
-                Violation(path, "function", "a lambda Function, Version or Alias", describe_object(function))
-            )
+        subject, settings, on_demand_ignored, record_age, failure_target, failure_topic = self._validate(
+            scope,
+            path,
+            function=function,
+            topic=topic,
+            cluster_arn=cluster_arn,
+            bootstrap_servers=bootstrap_servers,
+            consumer_group_id=consumer_group_id,
+            starting_position=starting_position,
+            starting_position_timestamp=starting_position_timestamp,
+            batch_size=batch_size,
+            max_batching_window=max_batching_window,
+            provisioned_poller_config=provisioned_poller_config,
+            settings={
+                "bisect_batch_on_error": bisect_batch_on_error,
+                "retry_attempts": retry_attempts,
+                "max_record_age": max_record_age,
+                "report_batch_item_failures": report_batch_item_failures,
+            },
+            on_failure=on_failure,
+            discard_failures=discard_failures,
+            secret=secret,
+            authentication=authentication,
+            root_ca_certificate=root_ca_certificate,
+            vpc=vpc,
+            vpc_subnets=vpc_subnets,
+            security_groups=security_groups,
+            filters=filters,
+            on_success=on_success,
+            alarms=alarms,
+            offset_lag_alarm_threshold=offset_lag_alarm_threshold,
+            alarm_thresholds=alarm_thresholds,
+        )
         provisioned = provisioned_poller_config is not None
-        settings = {
-            "bisect_batch_on_error": bisect_batch_on_error,
-            "retry_attempts": retry_attempts,
-            "max_record_age": max_record_age,
-            "report_batch_item_failures": report_batch_item_failures,
-        }
+        retries = settings["retry_attempts"]
+
+        super().__init__(scope, id)
+        alarm_lib.use_alarm_thresholds(self, alarm_thresholds)
+        self.function = function
+        self.topic = topic
+        self.provisioned = provisioned
+        self.cluster_arn: str | None = _cluster_arn(cluster_arn) if cluster_arn is not None else None
+        self.failure_queue: FailureQueue | None = None
+        self.network_policy: iam.Policy | None = None
+        if on_failure is DEFAULT_FAILURE_QUEUE and not discard_failures:
+            self.failure_queue = FailureQueue(self, "FailureQueue", alarms=alarms)
+            failure_target = resolve_target(self.failure_queue)
+        self.on_failure_target = failure_target
+        self.on_failure_topic = failure_topic
+        self.consumer_group_id = consumer_group_id or cdk.Names.unique_resource_name(
+            self, max_length=KAFKA_CONSUMER_GROUP_ID_MAX_LENGTH
+        )
+        if not provisioned and on_demand_ignored:
+            cdk.Annotations.of(self).add_warning_v2(
+                "constructs_lib:kafka:on-demand",
+                f"{self.node.path} runs in on-demand mode, where Lambda offers Kafka no error handling controls: "
+                "a batch that keeps failing is retried until it succeeds or its records leave the topic, and "
+                "blocks its partition meanwhile. Give provisioned_poller_config for bisect, bounded retries and "
+                "record age.",
+            )
+
+        authentication = _authentication(authentication, secret)
+        access = self._source_access_configurations(
+            authentication, secret, root_ca_certificate, vpc, vpc_subnets, security_groups
+        )
+        destination = failure_target.arn if failure_target is not None else on_failure if failure_topic else None
+        self.event_source_mapping = self._create_mapping(
+            subject,
+            topic=topic,
+            bootstrap_servers=bootstrap_servers,
+            starting_position=starting_position,
+            starting_position_timestamp=starting_position_timestamp,
+            batch_size=batch_size,
+            max_batching_window=max_batching_window,
+            provisioned_poller_config=provisioned_poller_config,
+            settings=settings,
+            access=access,
+            destination=destination,
+            filters=filters,
+            enabled=enabled,
+            alarms=alarms,
+        )
+
+        self._grant(subject, authentication, secret, root_ca_certificate, vpc is not None)
+        self.alarms: list[cloudwatch.Alarm] = []
+        if alarms:
+            self.alarms = self._create_alarms(subject, offset_lag_alarm_threshold, record_age, retries)
+        alarm_lib.check_thresholds_used(self)
+
+    def _validate(
+        self,
+        scope: Construct,
+        path: str,
+        *,
+        function: Any,
+        topic: Any,
+        cluster_arn: Any,
+        bootstrap_servers: Any,
+        consumer_group_id: Any,
+        starting_position: Any,
+        starting_position_timestamp: Any,
+        batch_size: Any,
+        max_batching_window: Any,
+        provisioned_poller_config: Any,
+        settings: dict[str, Any],
+        on_failure: Any,
+        discard_failures: Any,
+        secret: Any,
+        authentication: Any,
+        root_ca_certificate: Any,
+        vpc: Any,
+        vpc_subnets: Any,
+        security_groups: Any,
+        filters: Any,
+        on_success: Any,
+        alarms: Any,
+        offset_lag_alarm_threshold: Any,
+        alarm_thresholds: Any,
+    ) -> tuple[FunctionSubject, dict[str, Any], list[str], CheckedValue, Target | None, str | None]:
+        """Every violation at once, raised before any resource exists. Returns the error handling settings as
+        they apply in the mode (defaults resolved), the defaults left out on demand, the record age in seconds
+        and the failure home."""
+        subject, violations = check_consumer(
+            scope, path, function=function, alarms=alarms, alarm_thresholds=alarm_thresholds
+        )
+        provisioned = provisioned_poller_config is not None
         # Defaults apply in provisioned mode; on demand they are left out, anything given explicitly is an error.
         on_demand_ignored = [name for name, value in settings.items() if isinstance(value, _ModeDefault)]
         settings = {
@@ -203,16 +338,9 @@ class KafkaConsumer(Construct):
                     )
         retries, record_age_arg = settings["retry_attempts"], settings["max_record_age"]
         if provisioned:
-            for name in ("retry_attempts", "max_record_age"):
-                if settings[name] is None:
-                    violations.append(
-                        Violation(
-                            path,
-                            name,
-                            "set: leave it out for the bounded default, or pass INFINITE (-1) to never give up",
-                            "None",
-                        )
-                    )
+            violations += check_give_up_set(
+                retry_attempts=settings["retry_attempts"], max_record_age=settings["max_record_age"], path=path
+            )
         record_age = _record_age_seconds(record_age_arg)
 
         violations += self._check_source(path, topic, cluster_arn, bootstrap_servers, consumer_group_id)
@@ -296,38 +424,30 @@ class KafkaConsumer(Construct):
             violations += found
         raise_if_any(violations)
         assert subject is not None
+        return subject, settings, on_demand_ignored, record_age, failure_target, failure_topic
 
-        super().__init__(scope, id)
-        self.function = function
-        self.topic = topic
-        self.provisioned = provisioned
-        self.cluster_arn: str | None = _cluster_arn(cluster_arn) if cluster_arn is not None else None
-        self.failure_queue: FailureQueue | None = None
-        self.network_policy: iam.Policy | None = None
-        if on_failure is DEFAULT_FAILURE_QUEUE and not discard_failures:
-            self.failure_queue = FailureQueue(self, "FailureQueue", alarms=alarms)
-            failure_target = resolve_target(self.failure_queue)
-        self.on_failure_target = failure_target
-        self.on_failure_topic = failure_topic
-        self.consumer_group_id = consumer_group_id or cdk.Names.unique_resource_name(self, max_length=200)
-        if not provisioned and on_demand_ignored:
-            cdk.Annotations.of(self).add_warning_v2(
-                "constructs_lib:kafka:on-demand",
-                f"{self.node.path} runs in on-demand mode, where Lambda offers Kafka no error handling controls: "
-                "a batch that keeps failing is retried until it succeeds or its records leave the topic, and "
-                "blocks its partition meanwhile. Give provisioned_poller_config for bisect, bounded retries and "
-                "record age.",
-            )
-
-        authentication = _authentication(authentication, secret)
-        access = self._source_access_configurations(
-            authentication, secret, root_ca_certificate, vpc, vpc_subnets, security_groups
-        )
-        destination = failure_target.arn if failure_target is not None else on_failure if failure_topic else None
+    def _create_mapping(
+        self,
+        subject: FunctionSubject,
+        *,
+        topic: str,
+        bootstrap_servers: Sequence[str] | None,
+        starting_position: lambda_.StartingPosition,
+        starting_position_timestamp: dt.datetime | float | None,
+        batch_size: int | None,
+        max_batching_window: cdk.Duration | None,
+        provisioned_poller_config: lambda_.ProvisionedPollerConfig | None,
+        settings: Mapping[str, Any],
+        access: list[Any],
+        destination: Any,
+        filters: Sequence[Mapping[str, Any]] | None,
+        enabled: bool,
+        alarms: bool,
+    ) -> lambda_.CfnEventSourceMapping:
         poller_config = provisioned_poller_config
         mapping_class = lambda_.CfnEventSourceMapping
         group_config = {"consumer_group_id": self.consumer_group_id}
-        self.event_source_mapping = mapping_class(
+        return mapping_class(
             self,
             "Mapping",
             function_name=mapping_function_name(subject),
@@ -363,8 +483,8 @@ class KafkaConsumer(Construct):
             if poller_config is not None
             else None,
             bisect_batch_on_function_error=settings["bisect_batch_on_error"],
-            maximum_retry_attempts=retries,
-            maximum_record_age_in_seconds=_record_age_property(record_age_arg),
+            maximum_retry_attempts=settings["retry_attempts"],
+            maximum_record_age_in_seconds=_record_age_property(settings["max_record_age"]),
             function_response_types=["ReportBatchItemFailures"] if settings["report_batch_item_failures"] else None,
             source_access_configurations=access or None,
             filter_criteria=filter_criteria(filters),
@@ -374,14 +494,9 @@ class KafkaConsumer(Construct):
             if destination is not None
             else None,
             metrics_config=mapping_class.MetricsConfigProperty(metrics=list(ESM_METRICS))
-            if alarms and provisioned
+            if alarms and poller_config is not None
             else None,
         )
-
-        self._grant(subject, authentication, secret, root_ca_certificate, vpc is not None)
-        self.alarms: list[cloudwatch.Alarm] = []
-        if alarms:
-            self.alarms = self._create_alarms(subject, offset_lag_alarm_threshold, record_age, retries)
 
     def add_alarm_action(self, *actions: Any) -> None:
         """Attach each action (an ``sns.ITopic`` or a ``cloudwatch.IAlarmAction``) to every alarm in ``.alarms``."""
@@ -531,6 +646,8 @@ class KafkaConsumer(Construct):
             )
         if target is not None and needs_queue_alarms(target.construct):
             created += alarm_lib.queue_alarms(self, target.construct, id_prefix="OnFailure")
+        elif target is not None and target.construct is not self.failure_queue:
+            created += alarm_lib.failure_queue_alarms(target.construct)
         return created
 
     # --- validation --------------------------------------------------------------------------------------------

@@ -10,9 +10,10 @@ from __future__ import annotations
 
 import math
 import re
+from collections.abc import Mapping
 from dataclasses import dataclass, replace
 from enum import StrEnum
-from typing import Final
+from typing import Final, TypeGuard
 
 from constructs_lib.errors import Violation
 
@@ -62,6 +63,13 @@ class Limit:
     unit: str = ""
     infinite_allowed: bool = False
     aws_default: int | None = None
+
+    @property
+    def default(self) -> int:
+        """AWS's default, for a limit that has one (a KeyError-like failure otherwise: a bug, not bad input)."""
+        if self.aws_default is None:
+            raise LookupError(f"{self.cfn_property} has no AWS default in the table")
+        return self.aws_default
 
     def allows(self, value: Number) -> bool:
         if self.infinite_allowed and value == INFINITE:
@@ -179,6 +187,9 @@ MAPPING_DEFAULT_BATCH_SIZE: Final = 100
 MAPPING_DEFAULT_BATCHING_WINDOW_SECONDS: Final = 0
 STREAM_DEFAULT_BISECT_BATCH_ON_ERROR: Final = False
 SQS_DEFAULT_VISIBILITY_TIMEOUT_SECONDS: Final = 30
+# Function Timeout: "The default value for this setting is 3 seconds" (AWS Lambda Developer Guide, "Configure
+# Lambda function timeout", docs.aws.amazon.com/lambda/latest/dg/configuration-timeout.html, checked 2026-12).
+LAMBDA_DEFAULT_TIMEOUT_SECONDS: Final = 3
 EVENTBRIDGE_DEFAULT_RETRY_ATTEMPTS: Final = 185
 EVENTBRIDGE_DEFAULT_MAX_EVENT_AGE_SECONDS: Final = 86_400
 
@@ -333,9 +344,110 @@ def check_sqs_batching(
                 path,
                 window_setting,
                 f"at least 1 second when {batch_setting} is above {SQS_UNBATCHED_MAX_BATCH_SIZE} for {SQS_MAPPINGS}",
-                f"{_given(max_batching_window, 'seconds')} with {batch_setting} {format_value(batch_size)}",
+                f"{_given(max_batching_window, 'seconds')} with {batch_setting} {_given(batch_size, '')}",
             )
         )
+    return violations
+
+
+@dataclass(frozen=True)
+class SqsUnsupportedSetting:
+    """A setting of stream mappings that SQS sources do not have, and what SQS does instead."""
+
+    cfn_property: str
+    instead: str
+
+
+# Lambda parameters for Amazon SQS event source mappings (AWS Lambda Developer Guide): none of these apply to SQS;
+# a failed message goes back to the queue and moves to its dead-letter queue after maxReceiveCount receives.
+SQS_UNSUPPORTED_SETTINGS: Final[dict[str, SqsUnsupportedSetting]] = {
+    "bisect_batch_on_error": SqsUnsupportedSetting("BisectBatchOnFunctionError", "batches are not split"),
+    "retry_attempts": SqsUnsupportedSetting(
+        "MaximumRetryAttempts", "a message is retried until it has been received maxReceiveCount times"
+    ),
+    "max_record_age": SqsUnsupportedSetting(
+        "MaximumRecordAgeInSeconds", "a message lives for the queue's retention period"
+    ),
+    "parallelization_factor": SqsUnsupportedSetting("ParallelizationFactor", "concurrency is set with max_concurrency"),
+    "tumbling_window": SqsUnsupportedSetting("TumblingWindowInSeconds", "there are no tumbling windows"),
+    "starting_position": SqsUnsupportedSetting("StartingPosition", "a queue has no position"),
+    "on_failure": SqsUnsupportedSetting("DestinationConfig", "event source mappings cannot have a destination for SQS"),
+}
+"""Keyed by the constructs' argument names; ``cfn_property`` names the same setting in a template."""
+
+
+def sqs_unsupported_settings(given: Mapping[str, str], *, path: str) -> list[Violation]:
+    """One violation per stream-only setting given for an SQS source. `given` maps a setting (argument name or
+    CloudFormation property) to how the given value reads; the violation names the setting as given."""
+    by_property = {setting.cfn_property: setting for setting in SQS_UNSUPPORTED_SETTINGS.values()}
+    violations = []
+    for name, value in given.items():
+        setting = SQS_UNSUPPORTED_SETTINGS.get(name) or by_property.get(name)
+        if setting is not None:
+            violations.append(
+                Violation(
+                    path,
+                    name,
+                    f"left out for SQS sources ({setting.instead}); failed messages go to the queue's dead-letter "
+                    "queue through its redrive policy",
+                    value,
+                )
+            )
+    return violations
+
+
+def check_give_up_set(*, retry_attempts: object, max_record_age: object, path: str) -> list[Violation]:
+    """None given for ``retry_attempts`` or ``max_record_age`` of a stream or Kafka mapping is neither the bounded
+    default nor an explicit ``INFINITE``: rejected, so that never giving up is always written out."""
+    return [
+        Violation(
+            path, setting, "set: leave it out for the bounded default, or pass INFINITE (-1) to never give up", "None"
+        )
+        for setting, value in (("retry_attempts", retry_attempts), ("max_record_age", max_record_age))
+        if value is None
+    ]
+
+
+def check_stream_settings(
+    *,
+    batch_size: CheckedValue,
+    max_batching_window: CheckedValue,
+    retry_attempts: CheckedValue,
+    max_record_age: CheckedValue,
+    parallelization_factor: CheckedValue,
+    tumbling_window: CheckedValue,
+    path: str,
+) -> list[Violation]:
+    """The numeric settings of a Kinesis or DynamoDB Streams mapping, in seconds where they are times.
+
+    For ``retry_attempts`` and ``max_record_age`` None means None was given: that is no bounded default and no
+    explicit ``INFINITE``, so it is rejected; for the others None means not set."""
+    violations = check_give_up_set(retry_attempts=retry_attempts, max_record_age=max_record_age, path=path)
+    for key, setting, value in (
+        ("mapping.batch_size", "batch_size", batch_size),
+        ("mapping.max_batching_window", "max_batching_window", max_batching_window),
+        ("stream.retry_attempts", "retry_attempts", retry_attempts),
+        ("stream.max_record_age", "max_record_age", max_record_age),
+        ("stream.parallelization_factor", "parallelization_factor", parallelization_factor),
+        ("stream.tumbling_window", "tumbling_window", tumbling_window),
+    ):
+        violations += check_limit(LIMITS[key], value, path=path, setting=setting)
+    return violations
+
+
+def check_queue_settings(
+    *,
+    batch_size: CheckedValue,
+    max_batching_window: CheckedValue,
+    max_concurrency: CheckedValue,
+    fifo: bool | None,
+    path: str,
+) -> list[Violation]:
+    """The numeric settings of an SQS mapping (max_batching_window in seconds)."""
+    violations = check_sqs_batching(
+        batch_size=batch_size, max_batching_window=max_batching_window, fifo=fifo, path=path
+    )
+    violations += check_limit(LIMITS["sqs.max_concurrency"], max_concurrency, path=path, setting="max_concurrency")
     return violations
 
 
@@ -512,7 +624,7 @@ def check_kinesis_record_age(
     return []
 
 
-def _resolved(value: CheckedValue) -> bool:
+def _resolved(value: CheckedValue) -> TypeGuard[Number]:
     return value is not None and value is not UNRESOLVED and isinstance(value, int | float)
 
 
@@ -526,13 +638,18 @@ def _given(value: CheckedValue, unit: str) -> str:
 
 # --- the permissions each wiring needs, on the function's execution role ----------------------------------
 
+LAMBDA_INVOKE_ACTION: Final = "lambda:InvokeFunction"
+"""Invoking a function: a Lambda destination, and any caller of a function."""
+S3_OBJECT_ACTIONS: Final = ("s3:PutObject",)
+"""An S3 failure home: granted on the bucket's objects (``<bucket arn>/*``)."""
+S3_BUCKET_ACTIONS: Final = ("s3:ListBucket",)
+"""An S3 failure home: granted on the bucket itself."""
 DELIVERY_ACTIONS: Final[dict[DestinationKind, tuple[str, ...]]] = {
     DestinationKind.SQS_QUEUE: ("sqs:SendMessage",),
     DestinationKind.SNS_TOPIC: ("sns:Publish",),
-    DestinationKind.LAMBDA_FUNCTION: ("lambda:InvokeFunction",),
+    DestinationKind.LAMBDA_FUNCTION: (LAMBDA_INVOKE_ACTION,),
     DestinationKind.EVENT_BUS: ("events:PutEvents",),
-    # PutObject on the bucket's objects, ListBucket on the bucket itself.
-    DestinationKind.S3_BUCKET: ("s3:PutObject", "s3:ListBucket"),
+    DestinationKind.S3_BUCKET: S3_OBJECT_ACTIONS + S3_BUCKET_ACTIONS,
 }
 KMS_WRITE_ACTIONS: Final = ("kms:Decrypt", "kms:GenerateDataKey")
 """On a target's customer-managed key: writing an encrypted message needs a data key (and Decrypt for SQS/SNS)."""
@@ -549,6 +666,9 @@ def kms_write_actions(kind: DestinationKind) -> tuple[str, ...]:
 
 KMS_READ_ACTIONS: Final = ("kms:Decrypt",)
 """On a source's customer-managed key."""
+ALARM_TOPIC_KMS_ACTIONS: Final = ("kms:Decrypt", "kms:GenerateDataKey*")
+"""What CloudWatch needs on the key of an encrypted SNS topic it notifies (Amazon SNS Developer Guide, "Enable
+compatibility between event sources from AWS services and encrypted topics")."""
 KINESIS_READ_ACTIONS: Final = (
     "kinesis:DescribeStream",
     "kinesis:DescribeStreamSummary",
@@ -575,7 +695,7 @@ LAG_ALARM_FRACTION: Final = 0.5
 half the window is left to react before it is parked (or dropped)."""
 
 
-def _known(value: CheckedValue) -> bool:
+def _known(value: CheckedValue) -> TypeGuard[Number]:
     return _resolved(value) and not isinstance(value, bool)
 
 
@@ -618,8 +738,7 @@ def stream_read_lag_threshold_ms(retention_seconds: CheckedValue) -> int:
 def async_event_age_threshold_ms(max_event_age_seconds: CheckedValue) -> int:
     """Lambda AsyncEventAge threshold (milliseconds): half the max event age, after which Lambda drops the
     event (to the on-failure destination). Not set or unknown (a token): AWS's default of 6 hours."""
-    default = LIMITS["async.max_event_age"].aws_default
-    age = max_event_age_seconds if _known(max_event_age_seconds) else default
+    age = max_event_age_seconds if _known(max_event_age_seconds) else LIMITS["async.max_event_age"].default
     return int(age * LAG_ALARM_FRACTION * 1000)
 
 
@@ -655,6 +774,13 @@ SQS_BATCH_MAX_BYTES: Final = 1_048_576
 # keys included); a partition key is 1-256 Unicode characters; data + partition key at most the stream's
 # maximum record size, 1 MiB unless raised with UpdateMaxRecordSize (MaxRecordSizeInKiB, up to 10 MiB; "Handle
 # large records", Kinesis Data Streams Developer Guide). A shard takes 1,000 records and 1 MiB per second.
+# GetRecords Limit: Kinesis Data Streams API reference, GetRecords: up to 10,000; DynamoDB Streams API reference,
+# GetRecords (amazondynamodb/latest/APIReference/API_streams_GetRecords.html, checked 2026-12): "The upper limit
+# is 1000".
+KINESIS_GET_RECORDS_MAX_LIMIT: Final = 10_000
+DYNAMODB_STREAMS_GET_RECORDS_MAX_LIMIT: Final = 1_000
+# AWS::Kinesis::StreamConsumer ConsumerName: 1 to 128 characters (CloudFormation User Guide).
+KINESIS_CONSUMER_NAME_MAX_LENGTH: Final = 128
 KINESIS_PUT_RECORDS_MAX_ENTRIES: Final = 500
 KINESIS_PUT_RECORDS_MAX_BYTES: Final = 5 * 1_048_576
 KINESIS_DEFAULT_MAX_RECORD_BYTES: Final = 1_048_576
@@ -814,8 +940,11 @@ def check_kafka_topic(topic: object, *, path: str, setting: str, source: bool) -
 
 
 def check_kafka_consumer_group_id(group_id: object, *, path: str) -> list[Violation]:
-    valid_length = isinstance(group_id, str) and 0 < len(group_id) <= KAFKA_CONSUMER_GROUP_ID_MAX_LENGTH
-    if valid_length and re.fullmatch(KAFKA_CONSUMER_GROUP_ID_PATTERN, group_id):
+    if (
+        isinstance(group_id, str)
+        and 0 < len(group_id) <= KAFKA_CONSUMER_GROUP_ID_MAX_LENGTH
+        and re.fullmatch(KAFKA_CONSUMER_GROUP_ID_PATTERN, group_id)
+    ):
         return []
     return [
         Violation(
@@ -937,8 +1066,8 @@ def check_pollers(
     violations += check_limit(high_limit, maximum, path=path, setting=f"{setting}.maximum_pollers")
     if violations:
         return violations
-    low = minimum if _resolved(minimum) else low_limit.aws_default
-    high = maximum if _resolved(maximum) else high_limit.aws_default
+    low = minimum if _resolved(minimum) else low_limit.default
+    high = maximum if _resolved(maximum) else high_limit.default
     if (_resolved(minimum) or _resolved(maximum)) and low > high:
         violations.append(
             Violation(

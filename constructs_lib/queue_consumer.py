@@ -15,7 +15,6 @@ from constructs import Construct
 from constructs_lib import alarms as alarm_lib
 from constructs_lib._cdk import (
     arn_region_account,
-    check_flag,
     check_same_region,
     child_path,
     has_member,
@@ -25,43 +24,39 @@ from constructs_lib._cdk import (
     seconds_or_unresolved,
     stack_of,
 )
-from constructs_lib._mapping import checked_filters, filter_criteria, mapping_function_name, no_on_success
+from constructs_lib._mapping import (
+    MappingAccessors,
+    check_consumer,
+    checked_filters,
+    filter_criteria,
+    mapping_function_name,
+    no_on_success,
+)
 from constructs_lib.errors import Violation, raise_if_any
 from constructs_lib.failure_queue import needs_queue_alarms
-from constructs_lib.functions import FunctionSubject, check_environment, check_role, grant_statements, subject_of
+from constructs_lib.functions import FunctionSubject, grant_statements
 from constructs_lib.limits import (
     AWS_MANAGED_SQS_KEY_ALIAS,
     KMS_READ_ACTIONS,
+    LAMBDA_DEFAULT_TIMEOUT_SECONDS,
     LIMITS,
     SQS_CONSUME_ACTIONS,
+    SQS_DEFAULT_VISIBILITY_TIMEOUT_SECONDS,
     CheckedValue,
     check_dead_letter_retention,
     check_limit,
     check_max_receive_count,
     check_pollers,
+    check_queue_settings,
     check_redrive_pairing,
-    check_sqs_batching,
     check_sqs_scaling_mode,
     check_visibility_timeout,
+    sqs_unsupported_settings,
 )
 from constructs_lib.targets import describe_object, is_aws_managed_key, is_fifo, kms_statements
 
-SQS_DEFAULT_VISIBILITY_TIMEOUT_SECONDS = 30
-LAMBDA_DEFAULT_TIMEOUT_SECONDS = 3
 
-# Settings that exist for streams but not for SQS sources, and what SQS does instead.
-_NOT_FOR_SQS = {
-    "bisect_batch_on_error": "batches are not split",
-    "retry_attempts": "a message is retried until it has been received maxReceiveCount times",
-    "max_record_age": "a message lives for the queue's retention period",
-    "parallelization_factor": "concurrency is set with max_concurrency",
-    "tumbling_window": "there are no tumbling windows",
-    "on_failure": "event source mappings cannot have a destination for SQS",
-    "starting_position": "a queue has no position",
-}
-
-
-class QueueConsumer(Construct):
+class QueueConsumer(MappingAccessors, Construct):
     """A function consuming an SQS queue, with the queue's dead-letter queue as the failure home.
 
     For SQS sources AWS has no on-failure destination, bisecting, retry count or record age: a failed message
@@ -89,11 +84,14 @@ class QueueConsumer(Construct):
         most 10, on the message ``body`` only (AWS filters SQS messages on that key). Default: none.
     :param enabled: whether the mapping polls. Default: True.
     :param alarms: create the alarms below (``.alarms``); False creates none. Default: True.
+    :param alarm_thresholds: a threshold per alarm id of ``.alarms`` created here (e.g. ``{"ErrorsAlarm": 5}``),
+        a number >= 0 in the metric's unit, replacing the default described below; an id of no alarm is an
+        error. Default: none.
     :param grants_managed_elsewhere: set True when the function's role cannot take policies and you grant the
         permissions yourself (see ``AsyncInvocation``). Default: False.
 
-    Alarms: the failure home is the queue's dead-letter queue. A ``FailureQueue`` has its own alarms (call its
-    ``add_alarm_action``), so none are added here; any other dead-letter queue gets the two queue alarms here,
+    Alarms: the failure home is the queue's dead-letter queue. A ``FailureQueue`` has its own alarms, which are
+    listed in ``.alarms`` too (none are added); any other dead-letter queue gets the two queue alarms here,
     ``DeadLetterQueueMessagesWaitingAlarm`` (ApproximateNumberOfMessagesVisible >= 1) and
     ``DeadLetterQueueOldestMessageAgeAlarm`` (ApproximateAgeOfOldestMessage >= 80 % of its retention; taken as
     SQS's default 4 days when the dead-letter queue is imported). The dead-letter queue of an imported source
@@ -128,39 +126,102 @@ class QueueConsumer(Construct):
         on_failure: Any = None,
         on_success: Any = None,
         alarms: bool = True,
+        alarm_thresholds: Mapping[str, float] | None = None,
         grants_managed_elsewhere: bool = False,
     ) -> None:
         path = child_path(scope, id)
-        subject = subject_of(function)
-        violations: list[Violation] = alarm_lib.check_alarms_flag(alarms, path=path)
-        if subject is None:
-            violations.append(
-                Violation(path, "function", "a lambda Function, Version or Alias", describe_object(function))
+        subject, patterns, warnings = self._validate(
+            scope,
+            path,
+            function=function,
+            queue=queue,
+            batch_size=batch_size,
+            max_batching_window=max_batching_window,
+            max_concurrency=max_concurrency,
+            provisioned_poller_config=provisioned_poller_config,
+            flags={"report_batch_item_failures": report_batch_item_failures, "enabled": enabled},
+            stream_only={
+                "bisect_batch_on_error": bisect_batch_on_error,
+                "retry_attempts": retry_attempts,
+                "max_record_age": max_record_age,
+                "parallelization_factor": parallelization_factor,
+                "tumbling_window": tumbling_window,
+                "starting_position": starting_position,
+                "on_failure": on_failure,
+            },
+            on_success=on_success,
+            filters=filters,
+            alarms=alarms,
+            alarm_thresholds=alarm_thresholds,
+            grants_managed_elsewhere=grants_managed_elsewhere,
+        )
+
+        super().__init__(scope, id)
+        remember_stack(self, scope)
+        alarm_lib.use_alarm_thresholds(self, alarm_thresholds)
+        owned = isinstance(queue, sqs.Queue)
+        self.function = function
+        self.queue = queue
+        self.dead_letter_queue: sqs.IQueue | None = queue.dead_letter_queue.queue if owned else None
+        for warning in warnings:
+            cdk.Annotations.of(self).add_warning_v2("constructs_lib:queue:recommendation", str(warning))
+        if not owned:
+            cdk.Annotations.of(self).add_warning_v2(
+                "constructs_lib:queue:imported",
+                f"{self.node.path}: {queue.node.path} is imported, so its redrive policy (the failure home of SQS "
+                "sources) and its visibility timeout (at least the function timeout) cannot be checked: make sure "
+                "both are set.",
             )
-        violations += check_role(subject, grants_managed_elsewhere, path=path)
-        violations += check_environment(subject, scope, path=path)
-        violations += check_flag(report_batch_item_failures, path=path, setting="report_batch_item_failures")
-        violations += check_flag(enabled, path=path, setting="enabled")
-        not_for_sqs = {
-            "bisect_batch_on_error": bisect_batch_on_error,
-            "retry_attempts": retry_attempts,
-            "max_record_age": max_record_age,
-            "parallelization_factor": parallelization_factor,
-            "tumbling_window": tumbling_window,
-            "starting_position": starting_position,
-            "on_failure": on_failure,
-        }
-        for setting, value in not_for_sqs.items():
-            if value is not None:
-                violations.append(
-                    Violation(
-                        path,
-                        setting,
-                        f"left out for SQS sources ({_NOT_FOR_SQS[setting]}); failed messages go to the queue's "
-                        "dead-letter queue through its redrive policy",
-                        _describe_value(value),
-                    )
-                )
+        self.event_source_mapping = self._create_mapping(
+            subject,
+            batch_size=batch_size,
+            max_batching_window=max_batching_window,
+            max_concurrency=max_concurrency,
+            provisioned_poller_config=provisioned_poller_config,
+            report_batch_item_failures=report_batch_item_failures,
+            patterns=patterns,
+            enabled=enabled,
+        )
+        self._grant(subject, grants_managed_elsewhere=grants_managed_elsewhere)
+        self.alarms: list[cloudwatch.Alarm] = []
+        if alarms:
+            self.alarms = self._create_alarms()
+        alarm_lib.check_thresholds_used(self)
+
+    def _validate(
+        self,
+        scope: Construct,
+        path: str,
+        *,
+        function: Any,
+        queue: Any,
+        batch_size: Any,
+        max_batching_window: Any,
+        max_concurrency: Any,
+        provisioned_poller_config: Any,
+        flags: Mapping[str, Any],
+        stream_only: Mapping[str, Any],
+        on_success: Any,
+        filters: Any,
+        alarms: Any,
+        alarm_thresholds: Any,
+        grants_managed_elsewhere: Any,
+    ) -> tuple[FunctionSubject, list[Any], list[Violation]]:
+        """Every violation at once, raised before any resource exists; returns the recommendations to warn
+        about. The numbers and the stream-only settings go to the pure ``check_queue_settings`` and
+        ``sqs_unsupported_settings``."""
+        subject, violations = check_consumer(
+            scope,
+            path,
+            function=function,
+            alarms=alarms,
+            alarm_thresholds=alarm_thresholds,
+            flags=flags,
+            grants_managed_elsewhere=grants_managed_elsewhere,
+        )
+        violations += sqs_unsupported_settings(
+            {setting: _describe_value(value) for setting, value in stream_only.items() if value is not None}, path=path
+        )
         violations += no_on_success(on_success, path=path)
         patterns, found = checked_filters(filters, source="sqs", path=path)
         violations += found
@@ -172,14 +233,12 @@ class QueueConsumer(Construct):
         fifo = is_fifo(queue, owned=owned, name="" if owned else queue.queue_name)
         if not owned:
             violations += self._check_imported(scope, path, queue)
-        violations += check_sqs_batching(
+        violations += check_queue_settings(
             batch_size=number_or_unresolved(batch_size),
             max_batching_window=seconds_or_unresolved(max_batching_window),
+            max_concurrency=number_or_unresolved(max_concurrency),
             fifo=fifo,
             path=path,
-        )
-        violations += check_limit(
-            LIMITS["sqs.max_concurrency"], number_or_unresolved(max_concurrency), path=path, setting="max_concurrency"
         )
         violations += self._check_pollers(path, provisioned_poller_config, number_or_unresolved(max_concurrency))
         warnings: list[Violation] = []
@@ -205,28 +264,26 @@ class QueueConsumer(Construct):
                 warnings += found
         raise_if_any(violations)
         assert subject is not None
+        return subject, patterns, warnings
 
-        super().__init__(scope, id)
-        remember_stack(self, scope)
-        self.function = function
-        self.queue = queue
-        self.dead_letter_queue: sqs.IQueue | None = redrive.queue if owned else None
-        for warning in warnings:
-            cdk.Annotations.of(self).add_warning_v2("constructs_lib:queue:recommendation", str(warning))
-        if not owned:
-            cdk.Annotations.of(self).add_warning_v2(
-                "constructs_lib:queue:imported",
-                f"{self.node.path}: {queue.node.path} is imported, so its redrive policy (the failure home of SQS "
-                "sources) and its visibility timeout (at least the function timeout) cannot be checked: make sure "
-                "both are set.",
-            )
-
+    def _create_mapping(
+        self,
+        subject: FunctionSubject,
+        *,
+        batch_size: int | None,
+        max_batching_window: cdk.Duration | None,
+        max_concurrency: int | None,
+        provisioned_poller_config: lambda_.ProvisionedPollerConfig | None,
+        report_batch_item_failures: bool,
+        patterns: list[Any],
+        enabled: bool,
+    ) -> lambda_.CfnEventSourceMapping:
         mapping_class = lambda_.CfnEventSourceMapping
-        self.event_source_mapping = mapping_class(
+        mapping = mapping_class(
             self,
             "Mapping",
             function_name=mapping_function_name(subject),
-            event_source_arn=queue.queue_arn,
+            event_source_arn=self.queue.queue_arn,
             enabled=enabled,
             batch_size=batch_size,
             maximum_batching_window_in_seconds=max_batching_window.to_seconds()
@@ -244,9 +301,9 @@ class QueueConsumer(Construct):
             if provisioned_poller_config is not None
             else None,
         )
-        if owned:
+        if self.dead_letter_queue is not None:
             # cdk-nag asks every mapping for an on-failure destination, which AWS does not support for SQS.
-            cdk.Validations.of(self.event_source_mapping).acknowledge(
+            cdk.Validations.of(mapping).acknowledge(
                 cdk.Acknowledgment(
                     id="Serverless-LambdaEventSourceMappingDestination",
                     reason="SQS event source mappings cannot have destinations; failed messages move to the "
@@ -254,6 +311,10 @@ class QueueConsumer(Construct):
                     "checked by QueueConsumer).",
                 )
             )
+        return mapping
+
+    def _grant(self, subject: FunctionSubject, *, grants_managed_elsewhere: bool) -> None:
+        queue = self.queue
         statements = [
             iam.PolicyStatement(actions=list(SQS_CONSUME_ACTIONS), resources=[queue.queue_arn]),
             # Reading an encrypted message needs only Decrypt; GenerateDataKey is for writers.
@@ -267,9 +328,10 @@ class QueueConsumer(Construct):
             grants_managed_elsewhere=grants_managed_elsewhere,
         )
 
-        self.alarms: list[cloudwatch.Alarm] = []
-        if alarms and needs_queue_alarms(self.dead_letter_queue):
-            self.alarms = alarm_lib.queue_alarms(self, self.dead_letter_queue, id_prefix="DeadLetterQueue")
+    def _create_alarms(self) -> list[cloudwatch.Alarm]:
+        if not needs_queue_alarms(self.dead_letter_queue):
+            return alarm_lib.failure_queue_alarms(self.dead_letter_queue)
+        return alarm_lib.queue_alarms(self, self.dead_letter_queue, id_prefix="DeadLetterQueue")
 
     def add_alarm_action(self, *actions: Any) -> None:
         """Attach each action (an ``sns.ITopic`` or a ``cloudwatch.IAlarmAction``) to every alarm in ``.alarms``."""

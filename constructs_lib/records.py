@@ -619,7 +619,7 @@ def raw_member(text: str, key: str) -> str | None:
         while True:
             if text[index] != '"':
                 return None
-            name, index = json.decoder.scanstring(text, index + 1)
+            name, index = json.decoder.scanstring(text, index + 1)  # type: ignore[attr-defined]
             index = _skip_space(text, index)
             if text[index] != ":":
                 return None
@@ -911,6 +911,7 @@ def _parse_kafka_batch_info(fields: _Fields) -> KafkaBatchInfo:
     partitions: list[KafkaPartitionRange] = []
     records_info = fields.optional_object("recordsInfo")
     for key in records_info.data if records_info is not None else ():
+        assert records_info is not None
         entry = records_info.required_object(key)
         topic, partition = _topic_partition(key, entry.path)
         first = _offset(entry, "firstRecordOffset")

@@ -16,7 +16,7 @@ from aws_cdk import aws_iam as iam
 from aws_cdk import aws_kinesis as kinesis
 from constructs import IConstruct
 
-from constructs_lib._cdk import has_member, number_or_unresolved
+from constructs_lib._cdk import has_member, number_or_unresolved, path_of
 from constructs_lib.limits import (
     DYNAMODB_STREAM_READ_ACTIONS,
     DYNAMODB_STREAM_RETENTION_SECONDS,
@@ -45,7 +45,7 @@ class StreamSource:
 
     @cached_property
     def _description(self) -> str:
-        return f"{self.kind} {self.construct.node.path}"
+        return f"{self.kind} {path_of(self.construct)}"
 
     def retention_seconds(self) -> CheckedValue:
         """How long the stream keeps a record: 24 hours for DynamoDB; a Kinesis stream's retention period, None

@@ -14,22 +14,29 @@ from constructs import Construct
 
 from constructs_lib import alarms as alarm_lib
 from constructs_lib._cdk import (
-    check_flag,
     check_same_region,
     child_path,
     number_or_unresolved,
     remember_stack,
     seconds_or_unresolved,
 )
-from constructs_lib._mapping import checked_filters, filter_criteria, mapping_function_name, no_on_success
+from constructs_lib._mapping import (
+    MappingAccessors,
+    check_consumer,
+    checked_filters,
+    filter_criteria,
+    mapping_function_name,
+    no_on_success,
+    with_options,
+)
 from constructs_lib.errors import Violation, raise_if_any
 from constructs_lib.failure_queue import DEFAULT_FAILURE_QUEUE, FailureQueue, check_failure_home, needs_queue_alarms
-from constructs_lib.functions import FunctionSubject, check_environment, check_role, grant_statements, subject_of
+from constructs_lib.functions import FunctionSubject, grant_statements
 from constructs_lib.limits import (
     ESM_DROPPED_EVENT_COUNT,
     ESM_EVENT_COUNT_METRICS,
     ESM_ON_FAILURE_DELIVERED_EVENT_COUNT,
-    LIMITS,
+    KINESIS_CONSUMER_NAME_MAX_LENGTH,
     RESILIENT_STREAM_MAX_RECORD_AGE_SECONDS,
     RESILIENT_STREAM_RETRY_ATTEMPTS,
     RETENTION_ALARM_FRACTION,
@@ -37,7 +44,7 @@ from constructs_lib.limits import (
     CheckedValue,
     DestinationKind,
     check_dynamodb_record_age,
-    check_limit,
+    check_stream_settings,
     human_duration,
     iterator_age_threshold_ms,
     stream_read_lag_threshold_ms,
@@ -45,6 +52,8 @@ from constructs_lib.limits import (
 )
 from constructs_lib.sources import StreamSource, fan_out_statements, stream_source
 from constructs_lib.targets import (
+    MappingFailureDestination,
+    StreamSourceResource,
     Target,
     checked_target,
     describe_object,
@@ -63,7 +72,7 @@ def _record_age_seconds(max_record_age: Any) -> CheckedValue:
     return seconds_or_unresolved(max_record_age)
 
 
-class StreamConsumer(Construct):
+class StreamConsumer(MappingAccessors, Construct):
     """A function consuming a Kinesis stream or a DynamoDB table's stream, with resilient defaults.
 
     A poison pill (a record the function can never process) blocks its shard until it expires: a day for
@@ -104,9 +113,9 @@ class StreamConsumer(Construct):
     :param report_batch_item_failures: ReportBatchItemFailures. Default: True.
     :param on_failure: an S3 bucket (a ``FailureBucket``: each object holds the failed batch's records, nothing
         to fetch before the stream trims them), a standard SQS queue or a standard SNS topic (these get only the
-        batch's shard and sequence numbers; SNS drops a record above 256 KB), or aws-cdk's ``SqsDlq``, ``SnsDlq``,
-        ``S3OnFailureDestination`` of one. Default: a new FailureQueue (``.failure_queue``). An SQS queue of the
-        app that takes less than 1 MiB gets a warning.
+        batch's shard and sequence numbers), or aws-cdk's ``SqsDlq``, ``SnsDlq``, ``S3OnFailureDestination`` of
+        one. Default: a new FailureQueue (``.failure_queue``). An SQS queue of the app that takes less than 1 MiB
+        gets a warning.
     :param discard_failures: set True to knowingly drop records that exhaust retries or age. Default: False.
     :param enhanced_fan_out: Kinesis only: read through a dedicated stream consumer (``.stream_consumer``) with
         its own 2 MB/s per shard. Default: False.
@@ -114,6 +123,9 @@ class StreamConsumer(Construct):
     :param on_success: not supported by event source mappings; given only to report a clear error.
     :param alarms: create the alarms below (``.alarms``); False creates none, for this construct and its default
         failure queue. Default: True.
+    :param alarm_thresholds: a threshold per alarm id of ``.alarms`` created here (e.g. ``{"ErrorsAlarm": 5}``),
+        a number >= 0 in the metric's unit, replacing the default described below; an id of no alarm is an
+        error. Default: none.
     :param grants_managed_elsewhere: set True when the function's role cannot take policies and you grant the
         permissions yourself (see ``AsyncInvocation``). Default: False.
 
@@ -129,7 +141,8 @@ class StreamConsumer(Construct):
     (DroppedEventCount >= 1: records given up without reaching a home) and, with an S3 bucket as home,
     ``FailureObjectsAlarm`` (OnFailureDestinationDeliveredEventCount >= 1: a bucket has no depth to watch).
     The default ``FailureQueue`` brings its own two alarms (included in ``.alarms``); an
-    ``on_failure`` that is a plain SQS queue gets the same two alarms here; an SNS topic has no "messages
+    ``on_failure`` that is a plain SQS queue gets the same two alarms here, one that is a ``FailureQueue`` has
+    them already (listed in ``.alarms`` too); an SNS topic has no "messages
     waiting" metric: watch the queue subscribed to it. ``add_alarm_action(topic)`` attaches an SNS topic or any
     ``cloudwatch.IAlarmAction`` to all of them.
     """
@@ -140,7 +153,7 @@ class StreamConsumer(Construct):
         id: str,
         *,
         function: lambda_.IFunction,
-        source: Any,
+        source: StreamSourceResource,
         starting_position: lambda_.StartingPosition = lambda_.StartingPosition.TRIM_HORIZON,
         starting_position_timestamp: dt.datetime | float | None = None,
         batch_size: int | None = None,
@@ -152,91 +165,47 @@ class StreamConsumer(Construct):
         tumbling_window: cdk.Duration | None = None,
         filters: Sequence[Mapping[str, Any]] | None = None,
         report_batch_item_failures: bool = True,
-        on_failure: Any | None = DEFAULT_FAILURE_QUEUE,
+        on_failure: MappingFailureDestination | None = DEFAULT_FAILURE_QUEUE,
         discard_failures: bool = False,
         enhanced_fan_out: bool = False,
         enabled: bool = True,
-        on_success: Any | None = None,
+        on_success: object = None,
         alarms: bool = True,
+        alarm_thresholds: Mapping[str, float] | None = None,
         grants_managed_elsewhere: bool = False,
     ) -> None:
         path = child_path(scope, id)
-        subject = subject_of(function)
-        source_info = stream_source(source)
-        violations: list[Violation] = alarm_lib.check_alarms_flag(alarms, path=path)
-        if subject is None:
-            violations.append(
-                Violation(path, "function", "a lambda Function, Version or Alias", describe_object(function))
-            )
-        violations += check_role(subject, grants_managed_elsewhere, path=path)
-        violations += check_environment(subject, scope, path=path)
-        for setting, flag in (
-            ("bisect_batch_on_error", bisect_batch_on_error),
-            ("report_batch_item_failures", report_batch_item_failures),
-            ("discard_failures", discard_failures),
-            ("enhanced_fan_out", enhanced_fan_out),
-            ("enabled", enabled),
-        ):
-            violations += check_flag(flag, path=path, setting=setting)
-        violations += self._check_source(path, source, source_info, starting_position, starting_position_timestamp)
-        if source_info is not None and source_info.stream_arn is not None:
-            violations += check_same_region(
-                source_info.stream_arn, scope, path=path, setting="source", what=source_info.describe
-            )
-        if enhanced_fan_out and source_info is not None and not source_info.is_kinesis:
-            violations.append(Violation(path, "enhanced_fan_out", "False for a DynamoDB stream (Kinesis only)", "True"))
-        record_age = _record_age_seconds(max_record_age)
-        for setting, value in (("retry_attempts", retry_attempts), ("max_record_age", max_record_age)):
-            if value is None:
-                violations.append(
-                    Violation(
-                        path,
-                        setting,
-                        "set: leave it out for the bounded default, or pass INFINITE (-1) to never give up",
-                        "None",
-                    )
-                )
-        violations += check_limit(
-            LIMITS["mapping.batch_size"], number_or_unresolved(batch_size), path=path, setting="batch_size"
+        subject, source_info, record_age, patterns, failure_target = self._validate(
+            scope,
+            path,
+            function=function,
+            source=source,
+            starting_position=starting_position,
+            starting_position_timestamp=starting_position_timestamp,
+            batch_size=batch_size,
+            max_batching_window=max_batching_window,
+            retry_attempts=retry_attempts,
+            max_record_age=max_record_age,
+            parallelization_factor=parallelization_factor,
+            tumbling_window=tumbling_window,
+            filters=filters,
+            flags={
+                "bisect_batch_on_error": bisect_batch_on_error,
+                "report_batch_item_failures": report_batch_item_failures,
+                "discard_failures": discard_failures,
+                "enhanced_fan_out": enhanced_fan_out,
+                "enabled": enabled,
+            },
+            on_failure=on_failure,
+            on_success=on_success,
+            alarms=alarms,
+            alarm_thresholds=alarm_thresholds,
+            grants_managed_elsewhere=grants_managed_elsewhere,
         )
-        violations += check_limit(
-            LIMITS["mapping.max_batching_window"],
-            seconds_or_unresolved(max_batching_window),
-            path=path,
-            setting="max_batching_window",
-        )
-        violations += check_limit(
-            LIMITS["stream.retry_attempts"], number_or_unresolved(retry_attempts), path=path, setting="retry_attempts"
-        )
-        violations += check_limit(LIMITS["stream.max_record_age"], record_age, path=path, setting="max_record_age")
-        violations += check_limit(
-            LIMITS["stream.parallelization_factor"],
-            number_or_unresolved(parallelization_factor),
-            path=path,
-            setting="parallelization_factor",
-        )
-        violations += check_limit(
-            LIMITS["stream.tumbling_window"],
-            seconds_or_unresolved(tumbling_window),
-            path=path,
-            setting="tumbling_window",
-        )
-        filter_kind = "kinesis" if source_info is None or source_info.is_kinesis else "dynamodb"
-        patterns, found = checked_filters(filters, source=filter_kind, path=path)
-        violations += found
-        violations += no_on_success(on_success, path=path)
-        violations += check_failure_home(path, on_failure=on_failure, discard_failures=discard_failures)
-        failure_target: Target | None = None
-        if on_failure is not DEFAULT_FAILURE_QUEUE:
-            failure_target, found = checked_target(
-                on_failure, "stream.on_failure", path=path, setting="on_failure", scope=scope
-            )
-            violations += found
-        raise_if_any(violations)
-        assert subject is not None and source_info is not None
 
         super().__init__(scope, id)
         remember_stack(self, scope)
+        alarm_lib.use_alarm_thresholds(self, alarm_thresholds)
         self.function = function
         self.source = source
         self.failure_queue: FailureQueue | None = None
@@ -252,23 +221,133 @@ class StreamConsumer(Construct):
                     "constructs_lib:stream:record-age-beyond-retention", str(warning)
                 )
 
-        event_source_arn = source_info.stream_arn
         self.stream_consumer: kinesis.CfnStreamConsumer | None = None
         if enhanced_fan_out:
             self.stream_consumer = kinesis.CfnStreamConsumer(
                 self,
                 "StreamConsumer",
                 stream_arn=source_info.stream_arn,
-                consumer_name=cdk.Names.unique_resource_name(self, max_length=128),
+                consumer_name=cdk.Names.unique_resource_name(self, max_length=KINESIS_CONSUMER_NAME_MAX_LENGTH),
             )
-            event_source_arn = self.stream_consumer.attr_consumer_arn
+        self.event_source_mapping = self._create_mapping(
+            subject,
+            source_info,
+            starting_position=starting_position,
+            starting_position_timestamp=starting_position_timestamp,
+            batch_size=batch_size,
+            max_batching_window=max_batching_window,
+            bisect_batch_on_error=bisect_batch_on_error,
+            retry_attempts=retry_attempts,
+            max_record_age=max_record_age,
+            parallelization_factor=parallelization_factor,
+            tumbling_window=tumbling_window,
+            report_batch_item_failures=report_batch_item_failures,
+            patterns=patterns,
+            enabled=enabled,
+            alarms=alarms,
+        )
+        self._grant(subject, source_info, grants_managed_elsewhere=grants_managed_elsewhere)
+        self.alarms: list[cloudwatch.Alarm] = []
+        if alarms:
+            self.alarms = self._create_alarms(subject, source_info, record_age, enhanced_fan_out)
+        alarm_lib.check_thresholds_used(self)
 
+    def _validate(
+        self,
+        scope: Construct,
+        path: str,
+        *,
+        function: Any,
+        source: Any,
+        starting_position: Any,
+        starting_position_timestamp: Any,
+        batch_size: Any,
+        max_batching_window: Any,
+        retry_attempts: Any,
+        max_record_age: Any,
+        parallelization_factor: Any,
+        tumbling_window: Any,
+        filters: Any,
+        flags: Mapping[str, Any],
+        on_failure: Any,
+        on_success: Any,
+        alarms: Any,
+        alarm_thresholds: Any,
+        grants_managed_elsewhere: Any,
+    ) -> tuple[FunctionSubject, StreamSource, CheckedValue, list[Any], Target | None]:
+        """Every violation at once, raised before any resource exists; the numbers go to the pure
+        ``check_stream_settings``."""
+        subject, violations = check_consumer(
+            scope,
+            path,
+            function=function,
+            alarms=alarms,
+            alarm_thresholds=alarm_thresholds,
+            flags=flags,
+            grants_managed_elsewhere=grants_managed_elsewhere,
+        )
+        source_info = stream_source(source)
+        violations += self._check_source(path, source, source_info, starting_position, starting_position_timestamp)
+        if source_info is not None and source_info.stream_arn is not None:
+            violations += check_same_region(
+                source_info.stream_arn, scope, path=path, setting="source", what=source_info.describe
+            )
+        if flags["enhanced_fan_out"] and source_info is not None and not source_info.is_kinesis:
+            violations.append(Violation(path, "enhanced_fan_out", "False for a DynamoDB stream (Kinesis only)", "True"))
+        record_age = _record_age_seconds(max_record_age)
+        violations += check_stream_settings(
+            batch_size=number_or_unresolved(batch_size),
+            max_batching_window=seconds_or_unresolved(max_batching_window),
+            retry_attempts=number_or_unresolved(retry_attempts),
+            max_record_age=record_age,
+            parallelization_factor=number_or_unresolved(parallelization_factor),
+            tumbling_window=seconds_or_unresolved(tumbling_window),
+            path=path,
+        )
+        filter_kind = "kinesis" if source_info is None or source_info.is_kinesis else "dynamodb"
+        patterns, found = checked_filters(filters, source=filter_kind, path=path)
+        violations += found
+        violations += no_on_success(on_success, path=path)
+        discard_failures = flags["discard_failures"]
+        violations += check_failure_home(path, on_failure=on_failure, discard_failures=discard_failures)
+        failure_target: Target | None = None
+        if on_failure is not DEFAULT_FAILURE_QUEUE:
+            failure_target, found = checked_target(
+                on_failure, "stream.on_failure", path=path, setting="on_failure", scope=scope
+            )
+            violations += found
+        raise_if_any(violations)
+        assert subject is not None and source_info is not None
+        return subject, source_info, record_age, patterns, failure_target
+
+    def _create_mapping(
+        self,
+        subject: FunctionSubject,
+        source_info: StreamSource,
+        *,
+        starting_position: lambda_.StartingPosition,
+        starting_position_timestamp: dt.datetime | float | None,
+        batch_size: int | None,
+        max_batching_window: cdk.Duration | None,
+        bisect_batch_on_error: bool,
+        retry_attempts: int | None,
+        max_record_age: cdk.Duration | int | None,
+        parallelization_factor: int | None,
+        tumbling_window: cdk.Duration | None,
+        report_batch_item_failures: bool,
+        patterns: list[Any],
+        enabled: bool,
+        alarms: bool,
+    ) -> lambda_.CfnEventSourceMapping:
+        failure_target = self.on_failure_target
         mapping_class = lambda_.CfnEventSourceMapping
-        self.event_source_mapping = mapping_class(
+        return mapping_class(
             self,
             "Mapping",
             function_name=mapping_function_name(subject),
-            event_source_arn=event_source_arn,
+            event_source_arn=self.stream_consumer.attr_consumer_arn
+            if self.stream_consumer is not None
+            else source_info.stream_arn,
             enabled=enabled,
             starting_position=starting_position.value,
             starting_position_timestamp=_timestamp(starting_position_timestamp),
@@ -291,12 +370,14 @@ class StreamConsumer(Construct):
             metrics_config=self._metrics_config(alarms),
         )
 
+    def _grant(self, subject: FunctionSubject, source_info: StreamSource, *, grants_managed_elsewhere: bool) -> None:
         statements = source_info.read_statements()
         if self.stream_consumer is not None:
             statements += fan_out_statements(self.stream_consumer.attr_consumer_arn)
         grant_statements(
             self, subject, statements, source_info.describe, grants_managed_elsewhere=grants_managed_elsewhere
         )
+        failure_target = self.on_failure_target
         if failure_target is not None:
             grant_statements(
                 self,
@@ -306,9 +387,13 @@ class StreamConsumer(Construct):
                 grants_managed_elsewhere=grants_managed_elsewhere,
             )
 
-        self.alarms: list[cloudwatch.Alarm] = []
-        if alarms:
-            self.alarms = self._create_alarms(subject, source_info, record_age, enhanced_fan_out)
+    def metric_iterator_age(
+        self, *, period: cdk.Duration | None = None, statistic: str | None = None
+    ) -> cloudwatch.Metric:
+        """AWS/Lambda IteratorAge of the function (Maximum, milliseconds): how old the last record of a batch was
+        when Lambda sent it; the ``IteratorAgeAlarm`` watches it."""
+        metric = alarm_lib.function_iterator_age(self.function)
+        return with_options(metric, period, statistic)
 
     def add_alarm_action(self, *actions: Any) -> None:
         """Attach each action (an ``sns.ITopic`` or a ``cloudwatch.IAlarmAction``) to every alarm in ``.alarms``."""
@@ -430,6 +515,8 @@ class StreamConsumer(Construct):
         created += self._create_mapping_alarms(what, source)
         if target is not None and needs_queue_alarms(target.construct):
             created += alarm_lib.queue_alarms(self, target.construct, id_prefix="OnFailure")
+        elif target is not None and target.construct is not self.failure_queue:
+            created += alarm_lib.failure_queue_alarms(target.construct)
         return created
 
     @staticmethod

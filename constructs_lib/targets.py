@@ -21,25 +21,43 @@ from functools import cached_property
 from typing import Any
 
 import aws_cdk as cdk
+from aws_cdk import aws_dynamodb as dynamodb
+from aws_cdk import aws_events as events
 from aws_cdk import aws_iam as iam
+from aws_cdk import aws_kinesis as kinesis
 from aws_cdk import aws_kms as kms
 from aws_cdk import aws_lambda as lambda_
+from aws_cdk import aws_s3 as s3
 from aws_cdk import aws_sns as sns
 from aws_cdk import aws_sqs as sqs
 from constructs import IConstruct
 
-from constructs_lib._cdk import ALIAS_GRANT, OBJECTS_GRANT, has_member, is_resolved_str
+from constructs_lib._cdk import ALIAS_GRANT, OBJECTS_GRANT, has_member, is_resolved_str, path_of
 from constructs_lib.errors import Violation
 from constructs_lib.limits import (
     DELIVERY_ACTIONS,
     DESTINATIONS,
     KMS_WRITE_ACTIONS,
+    S3_BUCKET_ACTIONS,
     S3_KMS_WRITE_ACTIONS,
+    S3_OBJECT_ACTIONS,
     SNS_MAX_MESSAGE_BYTES,
     DestinationKind,
     check_destination,
     check_failure_queue_size,
 )
+
+# What each argument accepts, as the union of the CDK interfaces (the constructs validate the kind further, e.g.
+# no FIFO queue): the types users see in their editor and type checker. aws-cdk's own destination objects
+# (``lambda_.IDestination``, ``lambda_.IEventSourceDlq``) stand for the resource they wrap.
+AsyncDestination = sqs.IQueue | sns.ITopic | lambda_.IFunction | events.IEventBus | lambda_.IDestination
+AsyncFailureDestination = (
+    sqs.IQueue | sns.ITopic | lambda_.IFunction | events.IEventBus | s3.IBucket | lambda_.IDestination
+)
+KafkaFailureDestination = sqs.IQueue | sns.ITopic | s3.IBucket | lambda_.IEventSourceDlq | str
+DeadLetterTarget = sqs.IQueue | sns.ITopic | lambda_.IDestination
+MappingFailureDestination = sqs.IQueue | sns.ITopic | s3.IBucket | lambda_.IEventSourceDlq
+StreamSourceResource = kinesis.IStream | dynamodb.ITable
 
 
 @dataclass(frozen=True)
@@ -56,7 +74,7 @@ class Target:
 
     @cached_property
     def _description(self) -> str:
-        return f"{self.kind} {self.construct.node.path}"
+        return f"{self.kind} {path_of(self.construct)}"
 
 
 def _allow(actions: tuple[str, ...] | list[str], *resources: str) -> iam.PolicyStatement:
@@ -154,13 +172,14 @@ def is_fifo(obj: Any, *, owned: bool, name: str) -> bool | None:
 def queue_target(queue: sqs.IQueue) -> Target:
     owned = isinstance(queue, sqs.Queue)
     fifo = is_fifo(queue, owned=owned, name="" if owned else queue.queue_name)
+    arn = queue.queue_arn
     return Target(
         DestinationKind.SQS_QUEUE,
-        queue.queue_arn,
+        arn,
         fifo,
         queue,
         (
-            _allow(DELIVERY_ACTIONS[DestinationKind.SQS_QUEUE], queue.queue_arn),
+            _allow(DELIVERY_ACTIONS[DestinationKind.SQS_QUEUE], arn),
             *kms_statements(queue.encryption_master_key),
         ),
     )
@@ -203,7 +222,7 @@ def event_bus_target(bus: Any) -> Target:
 
 def bucket_target(bucket: Any, kms_actions: tuple[str, ...] = KMS_WRITE_ACTIONS) -> Target:
     objects = bucket.arn_for_objects("*")
-    put_object = _allow(["s3:PutObject"], objects)  # DELIVERY_ACTIONS[S3_BUCKET], per resource
+    put_object = _allow(list(S3_OBJECT_ACTIONS), objects)
     setattr(put_object, OBJECTS_GRANT, objects)
     return Target(
         DestinationKind.S3_BUCKET,
@@ -212,7 +231,7 @@ def bucket_target(bucket: Any, kms_actions: tuple[str, ...] = KMS_WRITE_ACTIONS)
         bucket,
         (
             put_object,
-            _allow(["s3:ListBucket"], bucket.bucket_arn),
+            _allow(list(S3_BUCKET_ACTIONS), bucket.bucket_arn),
             *kms_statements(bucket.encryption_key, kms_actions),
         ),
     )
@@ -280,9 +299,8 @@ def resolve_target(obj: Any) -> Target | None:
 
 def describe_object(obj: Any) -> str:
     """For error messages about an object that is not a supported target."""
-    node = getattr(obj, "node", None)
-    where = f" {node.path}" if node is not None and node.path else ""
-    return f"{type(obj).__name__}{where}"
+    path = path_of(obj) if has_member(obj, "node") else ""
+    return f"{type(obj).__name__} {path}" if path else type(obj).__name__
 
 
 def checked_target(

@@ -19,7 +19,8 @@ def _template_dict(template: Any) -> Mapping[str, Any]:
     if isinstance(template, Mapping):
         return template
     if hasattr(template, "to_json"):  # aws_cdk.assertions.Template
-        return template.to_json()
+        rendered: Mapping[str, Any] = template.to_json()
+        return rendered
     if hasattr(template, "template_options") and hasattr(template, "node"):  # a Stack
         from aws_cdk.assertions import Template
 

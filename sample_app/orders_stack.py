@@ -112,17 +112,16 @@ class OrdersPipelineStack(cdk.Stack):
         )
 
     def _notify_on_alarms(self) -> None:
-        """One call per construct attaches the topic to all of its alarms (a consumer's or AsyncInvocation's
-        default failure queue included); FailureQueues passed in by the stack carry their own alarms."""
+        """One call per construct attaches the topic to all of its alarms, those of a FailureQueue it uses (its
+        default one, or one passed in) included. The FailureQueues behind the SNS topic and the EventBridge rule
+        are used by no construct of this library, so they get their own call."""
         for construct in (
             self.processor_consumer,
             self.inventory_consumer,
             self.inventory_failure_records,
             self.inventory_failure_undelivered,
             self.payments_consumer,
-            self.payments_dead_letters,
             self.notifier_async,
-            self.notifier_dead_letters,
             self.notifier_undelivered,
         ):
             construct.add_alarm_action(self.alarm_topic)

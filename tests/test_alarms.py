@@ -52,7 +52,8 @@ def make_table(stack: cdk.Stack) -> dynamodb.Table:
 
 
 def alarms_of(stack: cdk.Stack, construct) -> dict[str, dict]:
-    """The construct's alarms by path below it, as synthesized; also checks `.alarms` holds every alarm under it."""
+    """The construct's alarms by path below it (the full path for one of a FailureQueue passed in), as
+    synthesized; also checks `.alarms` holds every alarm under it."""
     resources = Template.from_stack(stack).to_json()["Resources"]
     found = {
         alarm.node.path.removeprefix(construct.node.path + "/"): resources[
@@ -65,7 +66,8 @@ def alarms_of(stack: cdk.Stack, construct) -> dict[str, dict]:
         for child in construct.node.find_all()
         if isinstance(child, cloudwatch.CfnAlarm) and child.node.path.startswith(construct.node.path + "/")
     ]
-    assert len(under) == len(found), "every alarm created under the construct is in .alarms"
+    own = [path for path in found if not path.startswith(stack.node.path + "/")]
+    assert len(under) == len(own), "every alarm created under the construct is in .alarms"
     return found
 
 
@@ -404,7 +406,7 @@ def test_one_plain_queue_as_both_homes_gets_its_alarms_once(stack):
     ]
 
 
-def test_failure_queues_given_as_homes_keep_their_own_alarms_and_get_no_copies(stack):
+def test_failure_queues_given_as_homes_keep_their_own_alarms_listed_in_alarms_and_get_no_copies(stack):
     dlq, failures = FailureQueue(stack, "Dlq"), FailureQueue(stack, "Failures")
     invocation = AsyncInvocation(
         stack, "NotifyAsync", function=make_function(stack), on_failure=failures, dead_letter_queue=dlq
@@ -414,6 +416,10 @@ def test_failure_queues_given_as_homes_keep_their_own_alarms_and_get_no_copies(s
         "DestinationDeliveryFailuresAlarm",
         "EventAgeAlarm",
         "EventsDroppedAlarm",
+        "Orders/Dlq/MessagesWaitingAlarm",
+        "Orders/Dlq/OldestMessageAgeAlarm",
+        "Orders/Failures/MessagesWaitingAlarm",
+        "Orders/Failures/OldestMessageAgeAlarm",
     ]
     assert alarm_count(stack) == 4 + 2 + 2
 
@@ -548,9 +554,17 @@ def test_failure_homes_of_a_stream_consumer(stack):
     assert plain_alarms["OnFailureMessagesWaitingAlarm"]["Dimensions"] == [
         {"Name": "QueueName", "Value": queue_name_of(stack, plain)}
     ]
-    # An SNS topic has no "messages waiting" metric; a FailureQueue has its own alarms.
+    # An SNS topic has no "messages waiting" metric; a FailureQueue has its own alarms, listed, not copied.
     assert sorted(alarms_of(stack, with_topic)) == sorted([*function_alarms, "DestinationDeliveryFailuresAlarm"])
-    assert sorted(alarms_of(stack, with_own)) == sorted([*function_alarms, "DestinationDeliveryFailuresAlarm"])
+    assert sorted(alarms_of(stack, with_own)) == sorted(
+        [
+            *function_alarms,
+            "DestinationDeliveryFailuresAlarm",
+            "Orders/Own/MessagesWaitingAlarm",
+            "Orders/Own/OldestMessageAgeAlarm",
+        ]
+    )
+    assert with_own.alarms[-2:] == own.alarms
     assert sorted(alarms_of(stack, discarding)) == sorted(function_alarms)
     assert "dropped (failures are discarded)" in alarms_of(stack, discarding)["ErrorsAlarm"]["AlarmDescription"]
     assert "as discard_failures asks" in alarms_of(stack, discarding)["DroppedEventsAlarm"]["AlarmDescription"]
@@ -569,12 +583,14 @@ def make_source_queue(stack: cdk.Stack, dead_letters) -> sqs.Queue:
     )
 
 
-def test_a_failure_queue_dlq_brings_its_own_alarms(stack):
+def test_a_failure_queue_dlq_brings_its_own_alarms_listed_in_the_consumers_alarms(stack):
+    dead_letters = FailureQueue(stack, "Dlq")
     consumer = QueueConsumer(
-        stack, "Consume", function=make_function(stack), queue=make_source_queue(stack, FailureQueue(stack, "Dlq"))
+        stack, "Consume", function=make_function(stack), queue=make_source_queue(stack, dead_letters)
     )
-    assert consumer.alarms == []
-    assert alarm_count(stack) == 2  # the FailureQueue's own
+    assert consumer.alarms == dead_letters.alarms
+    assert len(consumer.alarms) == 2
+    assert alarm_count(stack) == 2  # the FailureQueue's own, not copied
 
 
 def test_a_plain_dlq_gets_the_two_queue_alarms_from_the_consumer(stack):
@@ -758,3 +774,89 @@ def test_alarms_and_an_encrypted_alarm_topic_are_nag_and_cfn_lint_clean(stack):
     assert ours == []
     assert lint_template(Template.from_stack(stack).to_json()) == []
     assert alarm_count(stack) == len(constructs[0].alarms) + len(constructs[1].alarms) == 5 + 7
+
+
+# --- one add_alarm_action, thresholds ----------------------------------------------------------------------
+
+
+def test_one_add_alarm_action_reaches_the_alarms_of_a_failure_queue_passed_in_once(stack):
+    topic = sns.Topic(stack, "Ops")
+    dead_letters = FailureQueue(stack, "Dlq")
+    consumer = QueueConsumer(
+        stack, "Consume", function=make_function(stack), queue=make_source_queue(stack, dead_letters)
+    )
+    consumer.add_alarm_action(topic)
+    dead_letters.add_alarm_action(topic)  # also called on the queue itself: still one action per alarm
+    template = Template.from_stack(stack)
+    alarms = template.find_resources("AWS::CloudWatch::Alarm")
+    assert len(alarms) == 2
+    for alarm in alarms.values():
+        assert alarm["Properties"]["AlarmActions"] == [{"Ref": ref(stack, topic)}]
+
+
+def test_a_threshold_is_changed_and_the_description_says_so(stack):
+    consumer = StreamConsumer(
+        stack,
+        "Consume",
+        function=make_function(stack),
+        source=make_stream(stack),
+        alarm_thresholds={"ErrorsAlarm": 5, "IteratorAgeAlarm": 60_000},
+    )
+    found = alarms_of(stack, consumer)
+    assert found["ErrorsAlarm"]["Threshold"] == 5
+    assert found["ErrorsAlarm"]["AlarmDescription"].endswith("Threshold 5 (alarm_thresholds), instead of 1.")
+    assert found["IteratorAgeAlarm"]["Threshold"] == 60_000
+    assert found["DestinationDeliveryFailuresAlarm"]["Threshold"] == 1
+
+
+def test_a_failure_queue_threshold_is_changed(stack):
+    queue = FailureQueue(stack, "Dlq", alarm_thresholds={"MessagesWaitingAlarm": 10})
+    assert alarms_of(stack, queue)["MessagesWaitingAlarm"]["Threshold"] == 10
+
+
+def test_bad_thresholds_are_rejected_with_the_alarm_ids_there_are(stack):
+    with pytest.raises(ValidationError) as raised:
+        AsyncInvocation(
+            stack,
+            "NotifyAsync",
+            function=make_function(stack),
+            alarm_thresholds={"EventsDroppedAlarm": -1, "EventAgeAlarm": True},
+        )
+    assert [(v.setting, v.given) for v in raised.value.violations] == [
+        ("alarm_thresholds['EventsDroppedAlarm']", "-1"),
+        ("alarm_thresholds['EventAgeAlarm']", "True"),
+    ]
+    with pytest.raises(ValidationError) as raised:
+        AsyncInvocation(stack, "OtherAsync", function=make_function(stack, "Other"), alarm_thresholds={"Errors": 2})
+    assert str(raised.value.violations[0]) == (
+        "Orders/OtherAsync: alarm_thresholds['Errors'] must be the id of an alarm of this construct: "
+        "DestinationDeliveryFailuresAlarm, EventAgeAlarm, EventsDroppedAlarm, got Errors"
+    )
+
+
+# --- the mapping and its metrics, as aws-cdk's event sources expose them -----------------------------------
+
+
+def test_consumers_expose_the_mapping_id_arn_and_metrics(stack):
+    function = make_function(stack)
+    consumer = StreamConsumer(stack, "Consume", function=function, source=make_stream(stack))
+    mapping_id = stack.get_logical_id(consumer.event_source_mapping)
+    assert stack.resolve(consumer.event_source_mapping_id) == {"Ref": mapping_id}
+    assert stack.resolve(consumer.event_source_mapping_arn) == {"Fn::GetAtt": [mapping_id, "EventSourceMappingArn"]}
+    dropped = consumer.metric_dropped_events()
+    assert (dropped.namespace, dropped.metric_name, dropped.statistic) == ("AWS/Lambda", "DroppedEventCount", "Sum")
+    assert stack.resolve(dropped.dimensions) == {"EventSourceMappingUUID": {"Ref": mapping_id}}
+    errors = consumer.metric_errors(period=cdk.Duration.minutes(5), statistic="Maximum")
+    assert (errors.metric_name, errors.statistic, errors.period.to_seconds()) == ("Errors", "Maximum", 300)
+    assert stack.resolve(errors.dimensions) == {"FunctionName": {"Ref": ref(stack, function)}}
+    age = consumer.metric_iterator_age()
+    assert (age.metric_name, age.statistic, age.period.to_seconds()) == ("IteratorAge", "Maximum", 60)
+
+
+def test_a_queue_consumer_exposes_its_mapping_too(stack):
+    consumer = QueueConsumer(
+        stack, "Consume", function=make_function(stack), queue=make_source_queue(stack, FailureQueue(stack, "Dlq"))
+    )
+    mapping_id = stack.get_logical_id(consumer.event_source_mapping)
+    assert stack.resolve(consumer.event_source_mapping_id) == {"Ref": mapping_id}
+    assert stack.resolve(consumer.metric_dropped_events().dimensions) == {"EventSourceMappingUUID": {"Ref": mapping_id}}

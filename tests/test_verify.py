@@ -122,7 +122,7 @@ def test_every_failure_handling_resource_is_read_and_counted_three_ways(pipeline
     counts = report.counts()
     assert counts["drifted"] == 0
     assert counts["matched"] + counts["not_verified"] == len(report.checks)
-    assert counts["matched"] >= 20
+    assert counts["matched"] == 26
     assert outcomes(report, "StreamMapping")["DestinationConfig.OnFailure.Destination"] is Outcome.MATCH
     assert outcomes(report, "Handler")["DeadLetterConfig.TargetArn"] is Outcome.MATCH
 

@@ -7,6 +7,7 @@ from collections.abc import Iterator
 from constructs_lib.checks.iam import statement_covers, statements_granting
 from constructs_lib.checks.model import Level, rule
 from constructs_lib.checks.template import FUNCTION, PERMISSION, TemplateView, as_list, as_mapping
+from constructs_lib.limits import LAMBDA_INVOKE_ACTION
 
 # Services that invoke Lambda asynchronously through a resource-based permission.
 ASYNC_PRINCIPALS = frozenset(
@@ -85,11 +86,11 @@ def maybe_async_invoked_functions(view: TemplateView) -> set[str]:
         function_id = view.function_id(properties.get("FunctionName"))
         if function_id is not None and not (isinstance(principal, str) and principal in SYNC_PRINCIPALS):
             found.add(function_id)
-    invoking = statements_granting(view, "lambda:InvokeFunction")
+    invoking = statements_granting(view, LAMBDA_INVOKE_ACTION)
     for function_id, _ in view.of_type(FUNCTION) if invoking else ():
         resource = f"${{{function_id}}}"
         if function_id not in found and any(
-            statement_covers(view, s, "lambda:InvokeFunction", resource) for s in invoking
+            statement_covers(view, s, LAMBDA_INVOKE_ACTION, resource) for s in invoking
         ):
             found.add(function_id)
     return found

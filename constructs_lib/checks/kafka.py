@@ -289,13 +289,14 @@ def _kafka_needs(view: TemplateView, mapping: MappingView) -> Iterator[tuple[tup
 )
 def kafka_missing_permission(view: TemplateView) -> Iterator[tuple[str, str]]:
     for mapping in kafka_mappings(view):
-        grants = role_grants(view, mapping.function_id) if mapping.function_id else None
-        if grants is None:
+        function_id = mapping.function_id
+        grants = role_grants(view, function_id) if function_id else None
+        if function_id is None or grants is None:
             continue
         for actions, resource, what in _kafka_needs(view, mapping):
             missing = [action for action in actions if not grants.allows(view, action, resource)]
             if missing:
                 yield (
-                    mapping.function_id,
+                    function_id,
                     (f"the function's role lacks {', '.join(missing)} on {what} of {mapping.logical_id}"),
                 )

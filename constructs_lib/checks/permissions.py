@@ -24,6 +24,8 @@ from constructs_lib.limits import (
     KINESIS_FAN_OUT_ACTIONS,
     KINESIS_READ_ACTIONS,
     KMS_READ_ACTIONS,
+    S3_BUCKET_ACTIONS,
+    S3_OBJECT_ACTIONS,
     SQS_CONSUME_ACTIONS,
     DestinationKind,
     kms_write_actions,
@@ -50,8 +52,8 @@ def _needs(view: TemplateView) -> Iterator[tuple[str, Grants, tuple[str, ...], s
             continue
         what = f"{target.describe()} ({destination.role} of {destination.owner})"
         if target.kind is DestinationKind.S3_BUCKET:
-            yield function_id, grants, ("s3:PutObject",), f"{target.arn}/failure-record", what, False
-            yield function_id, grants, ("s3:ListBucket",), target.arn, what, False
+            yield function_id, grants, S3_OBJECT_ACTIONS, f"{target.arn}/failure-record", what, False
+            yield function_id, grants, S3_BUCKET_ACTIONS, target.arn, what, False
         else:
             yield function_id, grants, DELIVERY_ACTIONS[target.kind], target.arn, what, False
         if target.key is not None:

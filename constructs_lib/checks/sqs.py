@@ -5,22 +5,17 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 from constructs_lib.checks.model import Level, rule
-from constructs_lib.checks.template import SQS, TemplateView, number, redrive_policy, truthy
-from constructs_lib.limits import check_max_receive_count, check_visibility_timeout
-
-STREAM_ONLY_SETTINGS = (
-    "DestinationConfig",
-    "BisectBatchOnFunctionError",
-    "MaximumRetryAttempts",
-    "MaximumRecordAgeInSeconds",
-    "ParallelizationFactor",
-    "TumblingWindowInSeconds",
-    "StartingPosition",
+from constructs_lib.checks.template import SQS, MappingView, TemplateView, number, redrive_policy, truthy
+from constructs_lib.errors import Violation
+from constructs_lib.limits import (
+    SQS_DEFAULT_VISIBILITY_TIMEOUT_SECONDS,
+    check_max_receive_count,
+    check_visibility_timeout,
+    sqs_unsupported_settings,
 )
-SQS_DEFAULT_VISIBILITY_TIMEOUT = 30
 
 
-def _sqs_mappings(view: TemplateView):
+def _sqs_mappings(view: TemplateView) -> list[MappingView]:
     return [mapping for mapping in view.mappings if mapping.source == SQS]
 
 
@@ -33,7 +28,8 @@ def _sqs_mappings(view: TemplateView):
 )
 def sqs_stream_only_setting(view: TemplateView) -> Iterator[tuple[str, str]]:
     for mapping in _sqs_mappings(view):
-        present = [name for name in STREAM_ONLY_SETTINGS if name in mapping.properties]
+        given = {name: repr(value) for name, value in mapping.properties.items()}
+        present = [violation.setting for violation in sqs_unsupported_settings(given, path=mapping.logical_id)]
         if present:
             yield mapping.logical_id, f"SQS mapping sets {', '.join(present)}, which SQS sources do not support"
 
@@ -67,9 +63,9 @@ def sqs_source_no_redrive(view: TemplateView) -> Iterator[tuple[str, str]]:
     fix="Set the queue's VisibilityTimeout to at least the function timeout (6x is AWS's advice).",
 )
 def sqs_visibility_timeout(view: TemplateView) -> Iterator[tuple[str, str]]:
-    for mapping, found in _visibility(view):
+    for source_id, found in _visibility(view):
         for violation in found[0]:
-            yield mapping.source_id, f"{violation.setting} must be {violation.allowed}, got {violation.given}"
+            yield source_id, f"{violation.setting} must be {violation.allowed}, got {violation.given}"
 
 
 @rule(
@@ -80,9 +76,9 @@ def sqs_visibility_timeout(view: TemplateView) -> Iterator[tuple[str, str]]:
     fix="Set the queue's VisibilityTimeout to 6x the function timeout.",
 )
 def sqs_visibility_timeout_below_advice(view: TemplateView) -> Iterator[tuple[str, str]]:
-    for mapping, found in _visibility(view):
+    for source_id, found in _visibility(view):
         for violation in found[1]:
-            yield mapping.source_id, f"{violation.setting} should be {violation.allowed}, got {violation.given}"
+            yield source_id, f"{violation.setting} should be {violation.allowed}, got {violation.given}"
 
 
 @rule(
@@ -94,18 +90,22 @@ def sqs_visibility_timeout_below_advice(view: TemplateView) -> Iterator[tuple[st
 )
 def sqs_low_max_receive_count(view: TemplateView) -> Iterator[tuple[str, str]]:
     for mapping in _sqs_mappings(view):
-        redrive = redrive_policy(view.properties(mapping.source_id)) if mapping.source_id else None
-        if redrive:
-            for violation in check_max_receive_count(number(redrive.get("maxReceiveCount")), path=mapping.source_id):
-                yield mapping.source_id, f"{violation.setting} should be {violation.allowed}, got {violation.given}"
+        source_id = mapping.source_id
+        redrive = redrive_policy(view.properties(source_id)) if source_id else None
+        if source_id and redrive:
+            for violation in check_max_receive_count(number(redrive.get("maxReceiveCount")), path=source_id):
+                yield source_id, f"{violation.setting} should be {violation.allowed}, got {violation.given}"
 
 
-def _visibility(view: TemplateView):
+def _visibility(view: TemplateView) -> Iterator[tuple[str, tuple[list[Violation], list[Violation]]]]:
+    """(source queue id, (errors, warnings)) of each SQS mapping whose queue and function are in the template."""
     for mapping in _sqs_mappings(view):
         if mapping.source_id is None or mapping.function_id is None:
             continue
-        visibility = number(view.properties(mapping.source_id).get("VisibilityTimeout", SQS_DEFAULT_VISIBILITY_TIMEOUT))
+        visibility = number(
+            view.properties(mapping.source_id).get("VisibilityTimeout", SQS_DEFAULT_VISIBILITY_TIMEOUT_SECONDS)
+        )
         found = check_visibility_timeout(
             visibility_timeout=visibility, function_timeout=view.function_timeout(mapping.function_id), path=""
         )
-        yield mapping, found
+        yield mapping.source_id, found

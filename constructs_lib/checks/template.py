@@ -15,7 +15,7 @@ from functools import cached_property
 from typing import Any
 
 from constructs_lib.checks.resolve import resolve
-from constructs_lib.limits import UNRESOLVED, CheckedValue, DestinationKind
+from constructs_lib.limits import LAMBDA_DEFAULT_TIMEOUT_SECONDS, UNRESOLVED, CheckedValue, DestinationKind
 
 FUNCTION = "AWS::Lambda::Function"
 ALIAS = "AWS::Lambda::Alias"
@@ -323,7 +323,7 @@ class TemplateView:
         return None
 
     def function_timeout(self, function_id: str) -> CheckedValue:
-        return number(self.properties(function_id).get("Timeout", 3))
+        return number(self.properties(function_id).get("Timeout", LAMBDA_DEFAULT_TIMEOUT_SECONDS))
 
     @cached_property
     def invoke_configs(self) -> list[tuple[str, Mapping[str, Any], str | None]]:

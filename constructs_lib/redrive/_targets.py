@@ -189,7 +189,7 @@ class RedriveTarget(ABC):
         return report
 
     def _delay(self, attempt: int) -> float:
-        return min(self.retry_delay * 2**attempt, self.max_retry_delay)
+        return float(min(self.retry_delay * 2**attempt, self.max_retry_delay))
 
 
 class QueueTarget(RedriveTarget):

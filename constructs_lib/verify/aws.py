@@ -15,6 +15,7 @@ from typing import Any
 from botocore.exceptions import BotoCoreError, ClientError
 from botocore.parsers import ResponseParserError
 
+from constructs_lib.limits import S3_OBJECT_ACTIONS
 from constructs_lib.verify.deployed import (
     Grant,
     NotReadable,
@@ -197,7 +198,7 @@ class AwsAccount:
             with reading("IAM policy simulation"):
                 for action in actions:
                     # Objects are written to a bucket's keys; everything else is called on the target itself.
-                    resource = f"{target_arn}/*" if action == "s3:PutObject" else target_arn
+                    resource = f"{target_arn}/*" if action in S3_OBJECT_ACTIONS else target_arn
                     response = self.client("iam").simulate_principal_policy(
                         PolicySourceArn=role, ActionNames=[action], ResourceArns=[resource]
                     )

@@ -80,7 +80,7 @@ def same(expected: Any, actual: Any) -> bool:
         except (TypeError, ValueError):
             return False
     if isinstance(expected, dict | list) or isinstance(actual, dict | list):
-        return _as_json(expected) == _as_json(actual)
+        return bool(_as_json(expected) == _as_json(actual))
     return str(expected) == str(actual)
 
 
@@ -591,6 +591,7 @@ def verify_stack(
                 stack_report.conditional[logical_id] = resource_type
                 continue
             if not wanted:
+                assert resource is not None  # a resource neither wanted nor deployed was skipped above
                 stack_report.checks.append(
                     Check(
                         name,

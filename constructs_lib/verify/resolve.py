@@ -17,7 +17,7 @@ def is_intrinsic(value: Any) -> bool:
     if not isinstance(value, Mapping) or len(value) != 1:
         return False
     key = next(iter(value))
-    return key == "Ref" or key.startswith("Fn::") or key == "Condition"
+    return isinstance(key, str) and (key == "Ref" or key.startswith("Fn::") or key == "Condition")
 
 
 class Resolver:

@@ -107,7 +107,7 @@ class FailureBucket(s3.Bucket):
         """How long a failure object is kept (None: until deleted)."""
 
         if bucket_props.get("server_access_logs_bucket") is None:
-            cdk.Validations.of(self.node.default_child).acknowledge(
+            cdk.Validations.of(self.node.default_child or self).acknowledge(
                 cdk.Acknowledgment(
                     id="AwsSolutions-S1",
                     reason="Failure bucket: only Lambda writes to it, with the function's role (CloudTrail records "

@@ -1017,9 +1017,8 @@ FAILURE_BUCKET_EXPIRATION_DAYS: Final = 30
 still there for a redrive after a fortnight's holiday; objects are the data itself, unlike a queue's pointers."""
 
 # CloudFormation AWS::SQS::Queue MaximumMessageSize: "an integer from 1,024 bytes (1 KiB) to 1,048,576 bytes
-# (1 MiB). Default: 1,048,576 bytes (1 MiB)" (schema in cfn-lint 1.58). Lambda's async payloads may be 1 MiB
-# too (2025): a smaller failure queue refuses the largest records.
-SQS_MIN_MESSAGE_BYTES: Final = 1_024
+# (1 MiB). Default: 1,048,576 bytes (1 MiB)" (schema in cfn-lint 1.58; the maximum is SQS_MAX_MESSAGE_BYTES).
+# Lambda's async payloads may be 1 MiB too (2025): a smaller failure queue refuses the largest records.
 # API reference "OnFailure": "Amazon SNS destinations have a message size limit of 256 KB. If the combined size of
 # the function request and response payload exceeds the limit, Lambda will drop the payload when sending OnFailure
 # event to the destination."

@@ -68,7 +68,7 @@ def sandbox(monkeypatch):
 def test_the_readme_has_examples():
     # Every python block of the README is an example (none is left out by the pattern), and these print output.
     assert len(EXAMPLES) == (PROJECT_ROOT / "README.md").read_text().count("```python\n")
-    assert sum(1 for _, output in EXAMPLES if output) == 8
+    assert sum(1 for _, output in EXAMPLES if output) == 10
 
 
 @pytest.mark.parametrize(("code", "output"), EXAMPLES, ids=[f"example-{n}" for n in range(1, len(EXAMPLES) + 1)])

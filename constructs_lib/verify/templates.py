@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -94,11 +94,11 @@ def assembly_template(cdk_out: Path, stack_name: str) -> tuple[dict[str, Any], P
     return load_template(path), path.parent
 
 
-def nested_template_from(directory: Path) -> Any:
+def nested_template_from(directory: Path) -> Callable[[str, Mapping[str, Any], str], dict[str, Any] | None]:
     """A `nested_template` function for verify_stack: a CDK nested stack's template is a file of the assembly,
     named by the resource's `aws:asset:path` metadata. Other nested stacks: None (read the deployed template)."""
 
-    def nested_template(logical_id: str, definition: Mapping[str, Any], nested_stack_id: str) -> Any:
+    def nested_template(logical_id: str, definition: Mapping[str, Any], nested_stack_id: str) -> dict[str, Any] | None:
         asset = (definition.get("Metadata") or {}).get("aws:asset:path")
         if not isinstance(asset, str) or not (directory / asset).is_file():
             return None

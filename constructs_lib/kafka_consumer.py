@@ -147,6 +147,10 @@ class KafkaConsumer(MappingAccessors, Construct):
     :param alarm_thresholds: a threshold per alarm id of ``.alarms`` created here (e.g. ``{"ErrorsAlarm": 5}``),
         a number >= 0 in the metric's unit, replacing the default described below; an id of no alarm is an
         error. Default: none.
+    :param grants_managed_elsewhere: set True when the function's role cannot take policies (an import without a
+        role, ``Role.from_role_arn(..., mutable=False)``, ``without_policy_updates()``) and you grant the
+        permissions yourself: nothing is added to the role and an info annotation lists what it needs. Without it
+        such a role is a ``ValidationError``. Default: False.
 
     Alarms: ``ErrorsAlarm`` (the function's Errors >= 1), and in provisioned mode, on the mapping's own metrics
     (``MetricsConfig`` EventCount, ErrorCount and KafkaMetrics are enabled for them; they are billed as custom
@@ -190,6 +194,7 @@ class KafkaConsumer(MappingAccessors, Construct):
         alarms: bool = True,
         offset_lag_alarm_threshold: int = KAFKA_OFFSET_LAG_ALARM_RECORDS,
         alarm_thresholds: Mapping[str, float] | None = None,
+        grants_managed_elsewhere: bool = False,
     ) -> None:
         path = child_path(scope, id)
         subject, settings, on_demand_ignored, record_age, failure_target, failure_topic = self._validate(
@@ -224,6 +229,7 @@ class KafkaConsumer(MappingAccessors, Construct):
             alarms=alarms,
             offset_lag_alarm_threshold=offset_lag_alarm_threshold,
             alarm_thresholds=alarm_thresholds,
+            grants_managed_elsewhere=grants_managed_elsewhere,
         )
         provisioned = provisioned_poller_config is not None
         retries = settings["retry_attempts"]
@@ -275,7 +281,14 @@ class KafkaConsumer(MappingAccessors, Construct):
             alarms=alarms,
         )
 
-        self._grant(subject, authentication, secret, root_ca_certificate, vpc is not None)
+        self._grant(
+            subject,
+            authentication,
+            secret,
+            root_ca_certificate,
+            vpc is not None,
+            grants_managed_elsewhere=grants_managed_elsewhere,
+        )
         self.alarms: list[cloudwatch.Alarm] = []
         if alarms:
             self.alarms = self._create_alarms(subject, offset_lag_alarm_threshold, record_age, retries)
@@ -310,12 +323,18 @@ class KafkaConsumer(MappingAccessors, Construct):
         alarms: Any,
         offset_lag_alarm_threshold: Any,
         alarm_thresholds: Any,
+        grants_managed_elsewhere: Any,
     ) -> tuple[FunctionSubject, dict[str, Any], list[str], CheckedValue, Target | None, str | None]:
         """Every violation at once, raised before any resource exists. Returns the error handling settings as
         they apply in the mode (defaults resolved), the defaults left out on demand, the record age in seconds
         and the failure home."""
         subject, violations = check_consumer(
-            scope, path, function=function, alarms=alarms, alarm_thresholds=alarm_thresholds
+            scope,
+            path,
+            function=function,
+            alarms=alarms,
+            alarm_thresholds=alarm_thresholds,
+            grants_managed_elsewhere=grants_managed_elsewhere,
         )
         provisioned = provisioned_poller_config is not None
         # Defaults apply in provisioned mode; on demand they are left out, anything given explicitly is an error.
@@ -517,6 +536,8 @@ class KafkaConsumer(MappingAccessors, Construct):
         secret: Any,
         root_ca_certificate: Any,
         in_vpc: bool,
+        *,
+        grants_managed_elsewhere: bool,
     ) -> None:
         statements: list[iam.PolicyStatement] = []
         cluster = self.cluster_arn
@@ -538,10 +559,14 @@ class KafkaConsumer(MappingAccessors, Construct):
             if held is not None:
                 statements.append(_allow(SECRET_READ_ACTIONS, held.secret_arn))
                 statements += kms_statements(getattr(held, "encryption_key", None), KMS_READ_ACTIONS)
-        grant_statements(self, subject, statements, self.describe_source)
+        grant_statements(
+            self, subject, statements, self.describe_source, grants_managed_elsewhere=grants_managed_elsewhere
+        )
         if self.on_failure_target is not None:
             target = self.on_failure_target
-            grant_statements(self, subject, target.statements, target.describe)
+            grant_statements(
+                self, subject, target.statements, target.describe, grants_managed_elsewhere=grants_managed_elsewhere
+            )
         if self.on_failure_topic is not None and (authentication is not None or cluster is None):
             cdk.Annotations.of(self).add_warning_v2(
                 "constructs_lib:kafka:failure-topic-acl",
@@ -550,13 +575,19 @@ class KafkaConsumer(MappingAccessors, Construct):
                 "without IAM authentication).",
             )
         if cluster is not None or in_vpc:
-            self._grant_network(subject)
+            self._grant_network(subject, grants_managed_elsewhere=grants_managed_elsewhere)
 
-    def _grant_network(self, subject: FunctionSubject) -> None:
+    def _grant_network(self, subject: FunctionSubject, *, grants_managed_elsewhere: bool) -> None:
         statement = _allow(KAFKA_NETWORK_ACTIONS, "*")
         role = subject.given.role
-        if role is None:
-            grant_statements(self, subject, [statement], lambda: "the network interfaces Lambda creates")
+        if role is None or grants_managed_elsewhere:
+            grant_statements(
+                self,
+                subject,
+                [statement],
+                lambda: "the network interfaces Lambda creates",
+                grants_managed_elsewhere=grants_managed_elsewhere,
+            )
             return
         self.network_policy = iam.Policy(self, "NetworkPolicy", statements=[statement], roles=[role])
         cdk.Validations.of(self.network_policy).acknowledge(

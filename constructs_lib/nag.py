@@ -15,7 +15,7 @@ that rendering; the audit CLI, which reads synthesized templates, sees them.
 from __future__ import annotations
 
 from collections import defaultdict
-from typing import Any
+from typing import Any, TypeGuard
 
 import aws_cdk as cdk
 import jsii
@@ -29,42 +29,71 @@ PACK_NAME = "FailureHandling"
 
 @jsii.implements(IApplyRule)
 class _Applied:
-    """One finding handed to cdk-nag; members are properties so that JavaScript sees them."""
+    """One finding handed to cdk-nag; members are properties so that JavaScript sees them, settable because
+    IApplyRule declares them so."""
 
     def __init__(self, node: cdk.CfnResource, finding: Finding) -> None:
+        rule = RULES[finding.rule_id]
         self._node = node
-        self._finding = finding
+        self._rule_suffix_override: str | None = finding.rule_id
+        self._info = finding.message
+        self._explanation = f"{rule.explanation} Fix: {rule.fix}"
+        self._level = NagMessageLevel.ERROR if finding.level is Level.ERROR else NagMessageLevel.WARN
 
     @property
-    def rule_suffix_override(self) -> str:
-        return self._finding.rule_id
+    def rule_suffix_override(self) -> str | None:
+        return self._rule_suffix_override
+
+    @rule_suffix_override.setter
+    def rule_suffix_override(self, value: str | None) -> None:
+        self._rule_suffix_override = value
 
     @property
     def info(self) -> str:
-        return self._finding.message
+        return self._info
+
+    @info.setter
+    def info(self, value: str) -> None:
+        self._info = value
 
     @property
     def explanation(self) -> str:
-        rule = RULES[self._finding.rule_id]
-        return f"{rule.explanation} Fix: {rule.fix}"
+        return self._explanation
+
+    @explanation.setter
+    def explanation(self, value: str) -> None:
+        self._explanation = value
 
     @property
     def level(self) -> NagMessageLevel:
-        return NagMessageLevel.ERROR if self._finding.level is Level.ERROR else NagMessageLevel.WARN
+        return self._level
+
+    @level.setter
+    def level(self, value: NagMessageLevel) -> None:
+        self._level = value
 
     @property
     def node(self) -> cdk.CfnResource:
         return self._node
 
+    @node.setter
+    def node(self, value: cdk.CfnResource) -> None:
+        self._node = value
+
     def rule(self, node: cdk.CfnResource) -> NagRuleCompliance:
         return NagRuleCompliance.NON_COMPLIANT
+
+
+def _is_cfn_resource(node: IConstruct) -> TypeGuard[cdk.CfnResource]:
+    # CfnResource.isCfnResource, the test cdk itself uses; its jsii binding returns bool, not a type guard.
+    return cdk.CfnResource.is_cfn_resource(node)
 
 
 def stack_template(stack: cdk.Stack) -> dict[str, Any]:
     """The Resources of `stack` as CloudFormation renders them (types and properties, tokens resolved)."""
     resources: dict[str, Any] = {}
     for node in stack.node.find_all():
-        if cdk.CfnResource.is_cfn_resource(node) and cdk.Stack.of(node) is stack:
+        if _is_cfn_resource(node) and cdk.Stack.of(node) is stack:
             logical_id = stack.resolve(node.logical_id)
             properties = node._render_properties(stack.resolve(node._cfn_properties))
             resources[logical_id] = {"Type": node.cfn_resource_type, "Properties": properties or {}}

@@ -56,7 +56,8 @@ class Inputs:
 # --- parsing ---------------------------------------------------------------------------------------------
 
 
-class _Loader(yaml.SafeLoader):
+# PyYAML publishes no type information (its stubs are not a dependency), so its SafeLoader is Any to mypy.
+class _Loader(yaml.SafeLoader):  # type: ignore[misc]
     """YAML as CloudFormation reads it: short-form intrinsics, and dates left as text."""
 
 
@@ -408,7 +409,8 @@ def _assembly(directory: Path, inputs: Inputs, prefix: str = "", depth: int = 0)
     for artifact_id, artifact in items:
         if not isinstance(artifact, Mapping):
             continue
-        properties = artifact.get("properties") if isinstance(artifact.get("properties"), Mapping) else {}
+        given_properties = artifact.get("properties")
+        properties: Mapping[str, Any] = given_properties if isinstance(given_properties, Mapping) else {}
         if artifact.get("type") == "aws:cloudformation:stack" and isinstance(properties.get("templateFile"), str):
             display = artifact.get("displayName") if isinstance(artifact.get("displayName"), str) else artifact_id
             yield from _document(directory / properties["templateFile"], f"{prefix}{display}", inputs)

@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from functools import cached_property
 from typing import Any
 
+from aws_cdk import aws_dynamodb as dynamodb
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_kinesis as kinesis
 from constructs import IConstruct
@@ -23,7 +24,6 @@ from constructs_lib.limits import (
     KINESIS_FAN_OUT_ACTIONS,
     KINESIS_READ_ACTIONS,
     KMS_READ_ACTIONS,
-    UNRESOLVED,
     CheckedValue,
 )
 from constructs_lib.targets import KeyGrant, customer_managed_key
@@ -54,12 +54,17 @@ class StreamSource:
             return DYNAMODB_STREAM_RETENTION_SECONDS
         if not isinstance(self.construct, kinesis.Stream):
             return None
-        hours = number_or_unresolved(self.construct.node.default_child.retention_period_hours)
-        if hours is None or hours is UNRESOLVED:
-            return hours
-        return hours * 3_600
+        resource = self.construct.node.default_child
+        if not isinstance(resource, kinesis.CfnStream):
+            return None  # a Stream always has its CfnStream; nothing else tells a retention
+        hours = number_or_unresolved(resource.retention_period_hours)
+        # None (not set), UNRESOLVED (a token) and Invalid are told as they are.
+        return hours * 3_600 if isinstance(hours, int | float) else hours
 
     def read_statements(self) -> list[iam.PolicyStatement]:
+        if self.stream_arn is None:
+            # StreamConsumer rejects a table without a stream before it grants anything.
+            raise ValueError(f"{self.describe()} has no stream to grant reading")
         actions = KINESIS_READ_ACTIONS if self.is_kinesis else DYNAMODB_STREAM_READ_ACTIONS
         statements = [iam.PolicyStatement(actions=list(actions), resources=[self.stream_arn])]
         if self.key is not None:
@@ -71,11 +76,11 @@ KINESIS = "Kinesis stream"
 DYNAMODB = "DynamoDB table"
 
 
-def kinesis_source(stream: Any) -> StreamSource:
+def kinesis_source(stream: kinesis.IStream) -> StreamSource:
     return StreamSource(KINESIS, stream, stream.stream_arn, customer_managed_key(stream.encryption_key))
 
 
-def dynamodb_source(table: Any) -> StreamSource:
+def dynamodb_source(table: dynamodb.ITable) -> StreamSource:
     return StreamSource(DYNAMODB, table, table.table_stream_arn, customer_managed_key(table.encryption_key))
 
 

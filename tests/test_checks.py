@@ -83,6 +83,7 @@ def test_every_rule_has_an_explanation_and_a_fix():
         "DeadLetterQueueNeverUsed",
         "FifoTarget",
         "KafkaFailureTopicIsSource",
+        "KafkaIamAuthenticationPermission",
         "KafkaMissingPermission",
         "KafkaNoBisect",
         "KafkaNoFailureDestination",

@@ -225,9 +225,10 @@ def test_aws_cdk_kafka_event_sources_get_the_findings_they_deserve():
     }
     assert found == {
         ("FailureHandling-KafkaOnDemandNoErrorHandling", "OnDemand"),
-        # MSK's default is IAM authentication, and aws-cdk grants no kafka-cluster:* action for it.
-        ("FailureHandling-KafkaMissingPermission", "OnDemand"),
-        ("FailureHandling-KafkaMissingPermission", "Looping"),
+        # The cluster is outside the app, so IAM authentication is possible but not known, and aws-cdk grants no
+        # kafka-cluster:* action for it: a warning, not an error.
+        ("FailureHandling-KafkaIamAuthenticationPermission", "OnDemand"),
+        ("FailureHandling-KafkaIamAuthenticationPermission", "Looping"),
         ("FailureHandling-KafkaFailureTopicIsSource", "Looping"),
         ("FailureHandling-KafkaNoFailureDestination", "Dropping"),
     }
@@ -276,8 +277,54 @@ def with_role(document: dict, statements: list[dict], managed: list[str] | None 
     return document
 
 
+PERMISSION_RULES = {"KafkaMissingPermission", "KafkaIamAuthenticationPermission"}
+
+
 def missing(document: dict) -> list[str]:
-    return sorted(f.message for f in run_checks(document) if f.rule_id == "KafkaMissingPermission")
+    """What the role lacks, certain or depending on the authentication of a cluster outside the template."""
+    return sorted(f.message for f in run_checks(document) if f.rule_id in PERMISSION_RULES)
+
+
+def permission_findings(document: dict) -> set[tuple[str, str]]:
+    return {(f.rule_id, f.message.split(" on ")[0]) for f in run_checks(document) if f.rule_id in PERMISSION_RULES}
+
+
+LACKS_READ = "the function's role lacks kafka-cluster:ReadData"
+
+
+def needs_iam_actions(found: set[tuple[str, str]], rule: str) -> bool:
+    return any(found_rule == rule and "kafka-cluster:" in message for found_rule, message in found)
+
+
+LACKS_BROKERS = "the function's role lacks kafka:GetBootstrapBrokers"
+
+
+def with_cluster(authentication: dict | None, cluster_type: str = "AWS::MSK::Cluster") -> dict:
+    document = template(**RESILIENT, **GROUP, EventSourceArn={"Ref": "Cluster"})
+    properties = {} if authentication is None else {"ClientAuthentication": authentication}
+    document["Resources"]["Cluster"] = {"Type": cluster_type, "Properties": properties}
+    return with_role(document, [])
+
+
+def test_iam_authentication_grants_are_an_error_only_when_the_template_tells_the_cluster_uses_it():
+    iam_on = {"Sasl": {"Iam": {"Enabled": True}}}
+    found = permission_findings(with_cluster(iam_on))
+    assert needs_iam_actions(found, "KafkaMissingPermission")
+    assert {rule for rule, _ in found} == {"KafkaMissingPermission"}
+    found = permission_findings(with_cluster({}, "AWS::MSK::ServerlessCluster"))
+    assert needs_iam_actions(found, "KafkaMissingPermission")  # serverless clusters support IAM only
+    # TLS without IAM, or no client authentication at all: no kafka-cluster:* action is needed.
+    for authentication in ({"Tls": {"Enabled": True}}, {"Sasl": {"Iam": {"Enabled": False}}}, None):
+        found = permission_findings(with_cluster(authentication))
+        assert ("KafkaMissingPermission", LACKS_BROKERS) in found
+        assert not any("kafka-cluster:" in message for _, message in found), authentication
+
+
+def test_a_cluster_outside_the_template_makes_iam_authentication_grants_a_warning():
+    found = permission_findings(with_role(template(**RESILIENT, **GROUP), []))
+    assert ("KafkaIamAuthenticationPermission", LACKS_READ) in found
+    assert ("KafkaMissingPermission", LACKS_BROKERS) in found
+    assert not needs_iam_actions(found, "KafkaMissingPermission")
 
 
 GROUP = {"AmazonManagedKafkaEventSourceConfig": {"ConsumerGroupId": "billing"}}

@@ -280,16 +280,13 @@ def test_a_version_or_alias_is_mapped_by_its_qualified_arn(stack):
     assert mapping(stack)["FunctionName"] == {"Ref": ref(stack, alias)}
 
 
-def test_an_imported_function_without_a_role_gets_a_warning_listing_the_permissions(stack):
+def test_an_imported_function_without_a_role_is_an_error_as_for_the_other_consumers(stack):
     imported = lambda_.Function.from_function_arn(
         stack, "Imported", "arn:aws:lambda:us-east-1:123456789012:function:consume"
     )
-    KafkaConsumer(stack, "Consume", function=imported, topic="orders", cluster_arn=CLUSTER)
-    warnings = Annotations.from_stack(stack).find_warning(
-        "/Orders/Consume", Match.string_like_regexp("kafka-cluster:ReadData")
-    )
-    assert len(warnings) == 1
-    assert network_policies(stack) == []
+    [(setting, text)] = violations_of(stack, function=imported)
+    assert setting == "function" and "no known execution role" in text
+    assert not [child for child in stack.node.children if isinstance(child, KafkaConsumer)]
 
 
 # --- failure homes -----------------------------------------------------------------------------------------
@@ -811,3 +808,40 @@ def test_batch_size_and_window_boundaries_are_accepted(stack, batch, window):
         max_batching_window=cdk.Duration.seconds(window),
     )
     assert (mapping(stack)["BatchSize"], mapping(stack)["MaximumBatchingWindowInSeconds"]) == (batch, window)
+
+
+# --- roles that cannot take policies ---------------------------------------------------------------------------
+
+
+def immutable_role_function(stack: cdk.Stack) -> lambda_.IFunction:
+    role = iam.Role.from_role_arn(stack, "FixedRole", "arn:aws:iam::123456789012:role/platform-managed", mutable=False)
+    return lambda_.Function.from_function_attributes(
+        stack, "Imported", function_arn="arn:aws:lambda:us-east-1:123456789012:function:orders", role=role
+    )
+
+
+def test_a_role_that_cannot_take_policies_is_an_error_and_nothing_is_created(stack):
+    found = violations_of(stack, function=immutable_role_function(stack))
+    assert [setting for setting, _ in found] == ["function"]
+    assert "grants_managed_elsewhere=True" in found[0][1]
+    assert not [child for child in stack.node.children if isinstance(child, KafkaConsumer)]
+
+
+def test_grants_managed_elsewhere_adds_nothing_to_the_role_and_lists_the_permissions(stack):
+    consumer = KafkaConsumer(
+        stack,
+        "Consume",
+        function=immutable_role_function(stack),
+        topic="orders",
+        cluster_arn=CLUSTER,
+        grants_managed_elsewhere=True,
+    )
+    assert Template.from_stack(stack).find_resources("AWS::IAM::Policy") == {}
+    assert consumer.network_policy is None
+    infos = " ".join(str(entry.entry.data) for entry in Annotations.from_stack(stack).find_info("*", Match.any_value()))
+    assert "kafka:GetBootstrapBrokers" in infos and "kafka-cluster:ReadData" in infos
+    assert "ec2:CreateNetworkInterface" in infos and "sqs:SendMessage" in infos
+
+
+def test_grants_managed_elsewhere_must_be_a_bool(stack):
+    assert settings_of(stack, grants_managed_elsewhere="yes") == ["grants_managed_elsewhere"]

@@ -77,7 +77,7 @@ class Grants:
 def role_grants(view: TemplateView, function_id: str) -> Grants | None:
     """The grants of a function's execution role; None when the role or one of its policies is unknown."""
     role_id = view.referenced_id(view.properties(function_id).get("Role"))
-    if view.type_of(role_id) != ROLE:
+    if role_id is None or view.type_of(role_id) != ROLE:
         return None
     role = view.properties(role_id)
     statements: list[Mapping[str, Any]] = []

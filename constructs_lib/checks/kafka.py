@@ -15,7 +15,7 @@ from typing import Any
 
 from constructs_lib.checks.iam import KNOWN_MANAGED_POLICIES, role_grants
 from constructs_lib.checks.model import Level, rule
-from constructs_lib.checks.template import MappingView, TemplateView, arn_service, number, truthy
+from constructs_lib.checks.template import MappingView, TemplateView, arn_service, as_mapping, number, truthy
 from constructs_lib.limits import (
     INFINITE,
     KAFKA_NETWORK_ACTIONS,
@@ -238,65 +238,111 @@ def _msk_resource(cluster_arn: str, kind: str, name: str) -> str:
     return cluster_arn.replace(":cluster/", f":{kind}/", 1) + f"/{name}"
 
 
-def _kafka_needs(view: TemplateView, mapping: MappingView) -> Iterator[tuple[tuple[str, ...], str, str]]:
-    """(actions, canonical resource, what) a Kafka mapping's role needs, as far as the template tells."""
+def cluster_uses_iam_authentication(view: TemplateView, source: object) -> bool | None:
+    """Whether the MSK cluster a mapping reads uses IAM access control: read from the cluster when it is a resource
+    of the template (a serverless cluster supports IAM only; a provisioned one says so in
+    ``ClientAuthentication.Sasl.Iam.Enabled``), ``None`` for a cluster outside the template."""
+    cluster_id = view.referenced_id(source)
+    kind = view.type_of(cluster_id)
+    if kind == "AWS::MSK::ServerlessCluster":
+        return True
+    if cluster_id is None or kind != "AWS::MSK::Cluster":
+        return None
+    authentication = as_mapping(view.properties(cluster_id).get("ClientAuthentication"))
+    iam = as_mapping(as_mapping(authentication.get("Sasl")).get("Iam"))
+    return truthy(iam.get("Enabled"))
+
+
+def _kafka_needs(view: TemplateView, mapping: MappingView) -> Iterator[tuple[tuple[str, ...], str, str, bool]]:
+    """(actions, canonical resource, what, needed only with IAM authentication) a Kafka mapping's role needs, as
+    far as the template tells."""
     properties = mapping.properties
     access = [a for a in properties.get("SourceAccessConfigurations") or [] if isinstance(a, Mapping)]
     for entry in access:
         if entry.get("Type") in _SECRET_TYPES:
             secret = view.render(entry.get("URI"))
             if secret is not None:
-                yield SECRET_READ_ACTIONS, secret, f"the {entry['Type']} secret"
+                yield SECRET_READ_ACTIONS, secret, f"the {entry['Type']} secret", False
     self_managed = "SelfManagedEventSource" in properties
     if any(entry.get("Type") == "VPC_SUBNET" for entry in access) or not self_managed:
-        yield ("ec2:CreateNetworkInterface", "ec2:DescribeNetworkInterfaces"), "*", "the network interfaces"
+        yield ("ec2:CreateNetworkInterface", "ec2:DescribeNetworkInterfaces"), "*", "the network interfaces", False
     if self_managed:
         return
     cluster = view.render(properties.get("EventSourceArn"))
     if cluster is None:
         return
-    yield ("kafka:GetBootstrapBrokers",), cluster, "the MSK cluster"
+    yield ("kafka:GetBootstrapBrokers",), cluster, "the MSK cluster", False
     if any(entry.get("Type") in _AUTHENTICATION_TYPES for entry in access):
         return  # SASL/SCRAM or mutual TLS: the brokers' ACLs decide, not IAM
-    yield MSK_IAM_CLUSTER_ACTIONS, cluster, "the MSK cluster (IAM authentication)"
+    yield MSK_IAM_CLUSTER_ACTIONS, cluster, "the MSK cluster (IAM authentication)", True
     if not (cluster.startswith("arn:") and ":cluster/" in cluster):
         return  # a cluster of this template: its topic and group ARNs cannot be spelled here
     topics = properties.get("Topics") or []
     for topic in topics if isinstance(topics, list) else []:
         if isinstance(topic, str):
-            yield ("kafka-cluster:ReadData",), _msk_resource(cluster, "topic", topic), f"the topic {topic}"
+            yield ("kafka-cluster:ReadData",), _msk_resource(cluster, "topic", topic), f"the topic {topic}", True
     config = properties.get("AmazonManagedKafkaEventSourceConfig") or {}
     group = config.get("ConsumerGroupId") if isinstance(config, Mapping) else None
     # Without a ConsumerGroupId Lambda names the group itself: only a grant on every group can cover it.
     group_name = group if isinstance(group, str) else "*"
-    yield ("kafka-cluster:AlterGroup",), _msk_resource(cluster, "group", group_name), f"the consumer group {group_name}"
+    group_resource = _msk_resource(cluster, "group", group_name)
+    yield ("kafka-cluster:AlterGroup",), group_resource, f"the consumer group {group_name}", True
     failure_topic = kafka_on_failure_topic(_destination(properties))
     if failure_topic is not None:
         yield (
             ("kafka-cluster:WriteData",),
             _msk_resource(cluster, "topic", failure_topic),
             f"the failure topic {failure_topic}",
+            True,
         )
 
 
-@rule(
-    "KafkaMissingPermission",
-    Level.ERROR,
-    explanation="Lambda's Kafka pollers use the function's execution role: to find the MSK brokers, to create their "
-    "network interfaces, to read secrets and, with IAM authentication (MSK's default), to connect, read the topic, "
-    "join the consumer group and write to a Kafka failure topic. Without the grant the mapping never reads.",
-    fix="Grant the listed actions on that resource to the function's role (KafkaConsumer does it).",
-)
-def kafka_missing_permission(view: TemplateView) -> Iterator[tuple[str, str]]:
+def _missing_permissions(view: TemplateView, *, unknown_authentication: bool) -> Iterator[tuple[str, str]]:
+    """The grants a Kafka mapping's role lacks. ``unknown_authentication=False``: those certainly needed (IAM
+    authentication's only for a cluster of the template that uses it); ``True``: those IAM authentication would
+    need on a cluster outside the template, whose authentication cannot be read."""
     for mapping in kafka_mappings(view):
         function_id = mapping.function_id
         grants = role_grants(view, function_id) if function_id else None
         if function_id is None or grants is None:
             continue
-        for actions, resource, what in _kafka_needs(view, mapping):
+        uses_iam = cluster_uses_iam_authentication(view, mapping.properties.get("EventSourceArn"))
+        for actions, resource, what, iam_only in _kafka_needs(view, mapping):
+            if unknown_authentication != (iam_only and uses_iam is None):
+                continue
+            if iam_only and uses_iam is False:
+                continue
             missing = [action for action in actions if not grants.allows(view, action, resource)]
             if missing:
                 yield (
                     function_id,
                     (f"the function's role lacks {', '.join(missing)} on {what} of {mapping.logical_id}"),
                 )
+
+
+@rule(
+    "KafkaMissingPermission",
+    Level.ERROR,
+    explanation="Lambda's Kafka pollers use the function's execution role: to find the MSK brokers, to create their "
+    "network interfaces, to read secrets and, with IAM authentication (a serverless cluster, or a provisioned one "
+    "of the template with IAM access control on), to connect, read the topic, join the consumer group and write "
+    "to a Kafka failure topic. Without the grant the mapping never reads.",
+    fix="Grant the listed actions on that resource to the function's role (KafkaConsumer does it).",
+)
+def kafka_missing_permission(view: TemplateView) -> Iterator[tuple[str, str]]:
+    yield from _missing_permissions(view, unknown_authentication=False)
+
+
+@rule(
+    "KafkaIamAuthenticationPermission",
+    Level.WARNING,
+    explanation="The MSK cluster is outside the template, so whether it uses IAM access control cannot be read. "
+    "If it does (the console's default for new clusters), Lambda's pollers need kafka-cluster:Connect, "
+    "DescribeGroup, AlterGroup, DescribeTopic and ReadData (and WriteData on a Kafka failure topic) on the "
+    "cluster, topic and group, or the mapping never reads; with SASL/SCRAM or mutual TLS the mapping names its "
+    "secret instead, and an unauthenticated cluster needs none of them.",
+    fix="If the cluster uses IAM authentication, grant the listed actions to the function's role (KafkaConsumer "
+    "does it); otherwise acknowledge this warning on the mapping with that reason.",
+)
+def kafka_iam_authentication_permission(view: TemplateView) -> Iterator[tuple[str, str]]:
+    yield from _missing_permissions(view, unknown_authentication=True)

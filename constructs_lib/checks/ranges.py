@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
+from typing import Any
 
 from constructs_lib.checks.model import Level, rule
 from constructs_lib.checks.template import (
@@ -20,6 +21,7 @@ from constructs_lib.errors import Violation
 from constructs_lib.limits import (
     LIMITS,
     UNRESOLVED,
+    CheckedValue,
     check_dynamodb_record_age,
     check_kinesis_record_age,
     check_limit,
@@ -41,7 +43,7 @@ def _message(violation: Violation) -> str:
     return f"{violation.setting} must be {violation.allowed}, got {violation.given}"
 
 
-def _check(logical_id: str, properties: dict, key: str) -> list[Violation]:
+def _check(logical_id: str, properties: Mapping[str, Any], key: str) -> list[Violation]:
     limit = LIMITS[key]
     return check_limit(limit, number(properties.get(limit.cfn_property)), path=logical_id, setting=limit.cfn_property)
 
@@ -109,9 +111,9 @@ def record_age_beyond_retention(view: TemplateView) -> Iterator[tuple[str, str]]
             )
 
 
-def _kinesis_retention_seconds(view: TemplateView, source_id: str) -> object:
+def _kinesis_retention_seconds(view: TemplateView, source_id: str) -> CheckedValue:
     """The retention of a Kinesis stream of the template (None: the default); UNRESOLVED when unknown."""
-    stream_id = source_id
+    stream_id: str | None = source_id
     if view.type_of(source_id) == STREAM_CONSUMER:
         stream_id = view.referenced_id(view.properties(source_id).get("StreamARN"))
         if stream_id is None:

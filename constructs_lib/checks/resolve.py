@@ -68,7 +68,8 @@ class _Resolver:
         self.conditions: Mapping[str, Any] = conditions if isinstance(conditions, Mapping) else {}
         mappings = template.get("Mappings")
         self.mappings: Mapping[str, Any] = mappings if isinstance(mappings, Mapping) else {}
-        self.resources = template.get("Resources") if isinstance(template.get("Resources"), Mapping) else {}
+        resources = template.get("Resources")
+        self.resources: Mapping[str, Any] = resources if isinstance(resources, Mapping) else {}
         self._condition_values: dict[str, bool | None] = {}
         self._evaluating: set[str] = set()
         self.notes: list[str] = []
@@ -173,7 +174,8 @@ class _Resolver:
         return {key: item for key, item in resolved.items() if item is not _NO_VALUE}
 
     def _sub(self, argument: Any, depth: int) -> Any:
-        text, variables = (argument, {}) if isinstance(argument, str) else (None, None)
+        text: str | None = argument if isinstance(argument, str) else None
+        variables: Any = {} if text is not None else None  # a template value once resolved: any JSON
         if isinstance(argument, list) and len(argument) == 2 and isinstance(argument[0], str):
             text = argument[0]
             variables = self.value(argument[1], depth + 1)

@@ -12,7 +12,7 @@ import re
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from functools import cached_property
-from typing import Any
+from typing import Any, cast
 
 from constructs_lib.checks.resolve import resolve
 from constructs_lib.limits import LAMBDA_DEFAULT_TIMEOUT_SECONDS, UNRESOLVED, CheckedValue, DestinationKind
@@ -81,7 +81,9 @@ def number(value: Any) -> CheckedValue:
         try:
             return int(value) if value.lstrip("-").isdigit() else float(value)
         except ValueError:
-            return value
+            # The checks report a value of a type they cannot read as given (its repr), which is what an
+            # unreadable string is; CheckedValue (limits.py) does not name str, hence the cast.
+            return cast(CheckedValue, value)
     return UNRESOLVED
 
 
@@ -191,8 +193,10 @@ class TemplateView:
         kind = resource.get("Type") if resource else None
         return kind if isinstance(kind, str) else None
 
-    def properties(self, logical_id: str) -> Mapping[str, Any]:
-        return as_mapping(as_mapping(self.resources.get(logical_id)).get("Properties"))
+    def properties(self, logical_id: str | None) -> Mapping[str, Any]:
+        """The Properties of a resource of this template; empty for an unknown (or no) logical id."""
+        resource = self.resources.get(logical_id) if logical_id is not None else None
+        return as_mapping(as_mapping(resource).get("Properties"))
 
     @cached_property
     def _ids_by_type(self) -> dict[str, list[str]]:
@@ -263,9 +267,11 @@ class TemplateView:
             separator, items = argument
             if not isinstance(separator, str) or not isinstance(items, list):
                 return None
-            parts = [self._render(part, depth + 1) for part in items]
-            return None if None in parts else separator.join(parts)  # type: ignore[arg-type]
+            pieces = [self._render(item, depth + 1) for item in items]
+            followed = [piece for piece in pieces if piece is not None]
+            return separator.join(followed) if len(followed) == len(pieces) else None
         if function == "Fn::Sub":
+            variables: Mapping[str, Any]
             if isinstance(argument, str):
                 text, variables = argument, {}
             elif isinstance(argument, list) and len(argument) == 2 and isinstance(argument[0], str):
@@ -352,9 +358,9 @@ class TemplateView:
         if logical_id is None:
             logical_id = self.named_id(rendered)
         if logical_id is not None and rendered == f"${{{logical_id}}}":
-            kind = KIND_BY_TYPE.get(self.type_of(logical_id))
-            properties = self.properties(logical_id)
             resource_type = self.type_of(logical_id)
+            kind = KIND_BY_TYPE.get(resource_type) if resource_type is not None else None
+            properties = self.properties(logical_id)
             fifo = None
             key = None
             if resource_type == QUEUE:

@@ -47,6 +47,14 @@ def error_code(error: ClientError) -> str:
     return str(error.response.get("Error", {}).get("Code", ""))
 
 
+def answer(value: object, what: str) -> Mapping[str, Any]:
+    """A service's answer (or a part of it) as the mapping it is documented to be: boto3 publishes no types, so
+    its results are narrowed here; anything else is an answer verify cannot read."""
+    if not isinstance(value, Mapping):
+        raise NotReadable(f"{what}: unexpected answer ({type(value).__name__}, not an object)")
+    return value
+
+
 def describe_error(error: Exception) -> str:
     """One line: an unreadable answer (e.g. an HTML error page) is not repeated in full."""
     if isinstance(error, ClientError):
@@ -95,7 +103,10 @@ class AwsAccount:
             raise StackNotReadable(f"stack {stack_name} cannot be described: {describe_error(error)}") from None
         if not stacks:
             raise StackNotReadable(f"stack {stack_name} does not exist")
-        return stacks[0]
+        stack = stacks[0]
+        if not isinstance(stack, Mapping):
+            raise StackNotReadable(f"stack {stack_name}: unexpected answer ({type(stack).__name__}, not an object)")
+        return stack
 
     def stack_resources(self, stack_name: str) -> Mapping[str, StackResource]:
         # ListStackResources pages through every resource; DescribeStackResources stops at 100.
@@ -119,6 +130,8 @@ class AwsAccount:
         body = body["TemplateBody"]
         if isinstance(body, Mapping):
             return body
+        if not isinstance(body, str):
+            raise NotReadable(f"the template of stack {stack_name}: unexpected answer ({type(body).__name__})")
         try:
             return parse_template(body, f"the template of stack {stack_name}")
         except TemplateError as error:
@@ -150,12 +163,13 @@ class AwsAccount:
 
     def event_source_mapping(self, uuid: str) -> Mapping[str, Any]:
         with reading(f"event source mapping {uuid}"):
-            return self.client("lambda").get_event_source_mapping(UUID=uuid)
+            return answer(self.client("lambda").get_event_source_mapping(UUID=uuid), f"event source mapping {uuid}")
 
     def event_invoke_config(self, function_name: str, qualifier: str | None) -> Mapping[str, Any]:
         kwargs = {"FunctionName": function_name, **({"Qualifier": qualifier} if qualifier else {})}
-        with reading(f"the asynchronous invocation configuration of {function_name}:{qualifier or '$LATEST'}"):
-            return self.client("lambda").get_function_event_invoke_config(**kwargs)
+        what = f"the asynchronous invocation configuration of {function_name}:{qualifier or '$LATEST'}"
+        with reading(what):
+            return answer(self.client("lambda").get_function_event_invoke_config(**kwargs), what)
 
     def event_invoke_configs(self, function_name: str) -> list[Mapping[str, Any]]:
         with reading(f"the asynchronous invocation configurations of {function_name}"):
@@ -165,16 +179,18 @@ class AwsAccount:
 
     def function_configuration(self, function_name: str) -> Mapping[str, Any]:
         with reading(f"function {function_name}"):
-            return self.client("lambda").get_function_configuration(FunctionName=function_name)
+            configuration = self.client("lambda").get_function_configuration(FunctionName=function_name)
+            return answer(configuration, f"function {function_name}")
 
     def queue_attributes(self, queue_url: str) -> Mapping[str, str]:
         with reading(f"queue {queue_url}"):
             response = self.client("sqs").get_queue_attributes(QueueUrl=queue_url, AttributeNames=["All"])
-        return response.get("Attributes", {})
+        return answer(answer(response, f"queue {queue_url}").get("Attributes", {}), f"queue {queue_url}")
 
     def subscription_attributes(self, subscription_arn: str) -> Mapping[str, str]:
         with reading(f"subscription {subscription_arn}"):
-            return self.client("sns").get_subscription_attributes(SubscriptionArn=subscription_arn)["Attributes"]
+            response = self.client("sns").get_subscription_attributes(SubscriptionArn=subscription_arn)
+            return answer(response["Attributes"], f"subscription {subscription_arn}")
 
     def rule_targets(self, rule_name: str, event_bus_name: str) -> list[Mapping[str, Any]]:
         with reading(f"rule {rule_name} on bus {event_bus_name}"):
@@ -246,7 +262,7 @@ class AwsAccount:
             alarms = self.client("cloudwatch").describe_alarms(AlarmNames=[alarm_name], AlarmTypes=["MetricAlarm"])
         if not alarms["MetricAlarms"]:
             raise ResourceGone(f"alarm {alarm_name}: no metric alarm of that name")
-        return alarms["MetricAlarms"][0]
+        return answer(alarms["MetricAlarms"][0], f"alarm {alarm_name}")
 
 
 def _partition(account: AwsAccount) -> str:
@@ -255,11 +271,11 @@ def _partition(account: AwsAccount) -> str:
 
 
 def _table(account: AwsAccount, name: str) -> Mapping[str, Any]:
-    return account.client("dynamodb").describe_table(TableName=name)["Table"]
+    return answer(account.client("dynamodb").describe_table(TableName=name)["Table"], f"table {name}")
 
 
 def _key(account: AwsAccount, key_id: str) -> Mapping[str, Any]:
-    return account.client("kms").describe_key(KeyId=key_id)["KeyMetadata"]
+    return answer(account.client("kms").describe_key(KeyId=key_id)["KeyMetadata"], f"key {key_id}")
 
 
 # (resource type, attribute) -> the attribute's live value, read from the resource's own service.

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -18,7 +18,8 @@ def _parse_yaml(text: str, source: str) -> Any:
     except ImportError:
         raise TemplateError(f"{source}: YAML templates need PyYAML (pip install pyyaml); JSON needs nothing") from None
 
-    class Loader(yaml.SafeLoader):
+    # PyYAML publishes no type information (its stubs are not a dependency), so its SafeLoader is Any to mypy.
+    class Loader(yaml.SafeLoader):  # type: ignore[misc]
         pass
 
     def intrinsic(loader: Any, suffix: str, node: Any) -> dict[str, Any]:
@@ -61,11 +62,14 @@ def load_template(path: Path) -> dict[str, Any]:
 
 def _manifest(cdk_out: Path) -> Mapping[str, Any]:
     try:
-        return json.loads((cdk_out / "manifest.json").read_text())
+        manifest = json.loads((cdk_out / "manifest.json").read_text())
     except OSError as error:
         raise TemplateError(f"{cdk_out}: not a cloud assembly ({error.strerror}: manifest.json)") from None
     except ValueError as error:
         raise TemplateError(f"{cdk_out}/manifest.json: not valid JSON: {error}") from None
+    if not isinstance(manifest, Mapping):
+        raise TemplateError(f"{cdk_out}/manifest.json: not a cloud assembly manifest (not a JSON object)")
+    return manifest
 
 
 def stacks_in_assembly(cdk_out: Path) -> dict[str, Path]:
@@ -90,11 +94,11 @@ def assembly_template(cdk_out: Path, stack_name: str) -> tuple[dict[str, Any], P
     return load_template(path), path.parent
 
 
-def nested_template_from(directory: Path) -> Any:
+def nested_template_from(directory: Path) -> Callable[[str, Mapping[str, Any], str], dict[str, Any] | None]:
     """A `nested_template` function for verify_stack: a CDK nested stack's template is a file of the assembly,
     named by the resource's `aws:asset:path` metadata. Other nested stacks: None (read the deployed template)."""
 
-    def nested_template(logical_id: str, definition: Mapping[str, Any], nested_stack_id: str) -> Any:
+    def nested_template(logical_id: str, definition: Mapping[str, Any], nested_stack_id: str) -> dict[str, Any] | None:
         asset = (definition.get("Metadata") or {}).get("aws:asset:path")
         if not isinstance(asset, str) or not (directory / asset).is_file():
             return None

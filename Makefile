@@ -72,6 +72,7 @@ format: $(VENV_STAMP)
 bench: setup
 	python -m benchmarks.synth_overhead
 	python -m benchmarks.redrive_batching --runs 3 --round-trip-ms 10
+	python -m benchmarks.redrive_bucket --runs 3 --round-trip-ms 10
 
 clean:
 	rm -rf cdk.out .pytest_cache .ruff_cache .hypothesis .mypy_cache

@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING, Any
 _EXPORTS = {
     "AsyncInvocation": "constructs_lib.async_invocation",
     "DEFAULT_FAILURE_QUEUE": "constructs_lib.failure_queue",
+    "FailureBucket": "constructs_lib.failure_bucket",
     "FailureHandlingChecks": "constructs_lib.nag",
     "FailureQueue": "constructs_lib.failure_queue",
     "INFINITE": "constructs_lib.limits",
@@ -24,6 +25,7 @@ _EXPORTS = {
 __all__ = [  # noqa: RUF022 - grouped as in _EXPORTS
     "AsyncInvocation",
     "DEFAULT_FAILURE_QUEUE",
+    "FailureBucket",
     "FailureHandlingChecks",
     "FailureQueue",
     "INFINITE",
@@ -38,6 +40,7 @@ __all__ = [  # noqa: RUF022 - grouped as in _EXPORTS
 if TYPE_CHECKING:
     from constructs_lib.async_invocation import AsyncInvocation
     from constructs_lib.errors import ValidationError, Violation
+    from constructs_lib.failure_bucket import FailureBucket
     from constructs_lib.failure_queue import DEFAULT_FAILURE_QUEUE, FailureQueue
     from constructs_lib.kafka_consumer import KafkaConsumer
     from constructs_lib.limits import INFINITE, KafkaAuthentication

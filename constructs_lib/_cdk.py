@@ -160,12 +160,21 @@ def stack_of(scope: IConstruct) -> cdk.Stack:
 
 ALIAS_GRANT = "_constructs_lib_alias_grant"
 """Marks a KMS statement on ``key/*`` narrowed to one alias by ``kms:ResourceAliases``: (wildcard ARN, alias)."""
+OBJECTS_GRANT = "_constructs_lib_objects_grant"
+"""Marks an ``s3:PutObject`` statement on a failure bucket's objects (``<bucket ARN>/*``): the wildcard ARN."""
 
 
 def nag_rendering(scope: IConstruct, value: str) -> str:
-    """A string the way cdk-nag shows it in a finding id: ``Ref``s of pseudo parameters as ``<AWS::Region>``."""
+    """A string the way cdk-nag shows it in a finding id: ``Ref``s as ``<AWS::Region>``, ``Fn::GetAtt``s as
+    ``<LogicalId.Arn>``."""
     resolved = stack_of(scope).resolve(value)
     if isinstance(resolved, str):
         return resolved
     parts = resolved.get("Fn::Join", ["", []])[1] if isinstance(resolved, dict) else []
-    return "".join(part if isinstance(part, str) else f"<{part.get('Ref', part)}>" for part in parts)
+    return "".join(part if isinstance(part, str) else _nag_part(part) for part in parts)
+
+
+def _nag_part(part: Any) -> str:
+    if isinstance(part, dict) and isinstance(part.get("Fn::GetAtt"), list):
+        return f"<{'.'.join(str(item) for item in part['Fn::GetAtt'])}>"
+    return f"<{part.get('Ref', part) if isinstance(part, dict) else part}>"

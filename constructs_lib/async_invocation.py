@@ -48,7 +48,9 @@ from constructs_lib.targets import (
     checked_target,
     describe_object,
     kms_statements,
+    queue_size_warnings,
     resolve_target,
+    sns_payload_note,
 )
 
 # Every AsyncInvocation of an app with the function it configures, so that a second one for the same function and
@@ -171,14 +173,16 @@ class AsyncInvocation(Construct):
         violations += check_limit(
             LIMITS["async.max_event_age"], seconds_or_unresolved(max_event_age), path=path, setting="max_event_age"
         )
-        success_target, found = self._check_target(path, "on_success", "async.on_success", on_success, subject)
+        success_target, found = self._check_target(scope, path, "on_success", "async.on_success", on_success, subject)
         violations += found
         failure_target: Target | None = None
         if on_failure is not DEFAULT_FAILURE_QUEUE:
-            failure_target, found = self._check_target(path, "on_failure", "async.on_failure", on_failure, subject)
+            failure_target, found = self._check_target(
+                scope, path, "on_failure", "async.on_failure", on_failure, subject
+            )
             violations += found
         dlq_target, found = self._check_target(
-            path, "dead_letter_queue", "function.dead_letter_queue", dead_letter_queue, subject
+            scope, path, "dead_letter_queue", "function.dead_letter_queue", dead_letter_queue, subject
         )
         violations += found
         violations += check_failure_home(
@@ -238,6 +242,13 @@ class AsyncInvocation(Construct):
         self.on_success_target = success_target
         self.on_failure_target = failure_target
         self.dead_letter_target = dlq_target
+        for setting, target in (("on_failure", failure_target), ("dead_letter_queue", dlq_target)):
+            for warning in queue_size_warnings(target, path=self.node.path, setting=setting):
+                cdk.Annotations.of(self).add_warning_v2("constructs_lib:async:small-messages", str(warning))
+        for setting, target in (("on_success", success_target), ("on_failure", failure_target)):
+            note = sns_payload_note(target, path=self.node.path, setting=setting)
+            if note is not None:
+                cdk.Annotations.of(self).add_info(note)
         self._dead_letter_home_set_by_cdk = cdk_dead_letter
         for target in (success_target, failure_target, dlq_target):
             if target is not None:
@@ -378,11 +389,11 @@ class AsyncInvocation(Construct):
 
     @staticmethod
     def _check_target(
-        path: str, setting: str, rule_key: str, obj: Any, subject: FunctionSubject | None
+        scope: IConstruct, path: str, setting: str, rule_key: str, obj: Any, subject: FunctionSubject | None
     ) -> tuple[Target | None, list[Violation]]:
-        target, violations = checked_target(obj, rule_key, path=path, setting=setting)
+        target, violations = checked_target(obj, rule_key, path=path, setting=setting, scope=scope)
         if target is not None and target.kind is DestinationKind.LAMBDA_FUNCTION and subject is not None:
-            target_subject = subject_of(obj)
+            target_subject = subject_of(target.construct)  # the function itself, also behind a LambdaDestination
             if target_subject is not None and target_subject.same_function(subject):
                 violations.append(
                     Violation(

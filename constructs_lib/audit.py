@@ -30,7 +30,7 @@ from constructs_lib.checks.template import (
     redrive_policy,
     truthy,
 )
-from constructs_lib.limits import LIMITS
+from constructs_lib.limits import ESM_ON_FAILURE_DELIVERED_EVENT_COUNT, LIMITS
 from constructs_lib.reader import AuditInputError, Document, Inputs, load_template, read_inputs
 
 __all__ = [
@@ -259,6 +259,12 @@ def _target_id(view: TemplateView, value: Any) -> str | None:
 def alarms_by_resource(view: TemplateView, describe: Describer) -> dict[str, list[str]]:
     """Logical id -> the CloudWatch alarms whose metric dimensions name it (queues, functions, streams)."""
     found: dict[str, list[str]] = {}
+    homes = {
+        mapping.logical_id: view.referenced_id(
+            as_mapping(as_mapping(mapping.properties.get("DestinationConfig")).get("OnFailure")).get("Destination")
+        )
+        for mapping in view.mappings
+    }
     for alarm_id, properties in view.of_type(ALARM):
         dimension_lists = [properties.get("Dimensions")]
         for query in as_list(properties.get("Metrics")):
@@ -275,6 +281,10 @@ def alarms_by_resource(view: TemplateView, describe: Describer) -> dict[str, lis
                     named = view.named_id(rendered) if rendered else None
                 if named is not None and label not in found.setdefault(named, []):
                     found[named].append(label)
+                # Deliveries to a mapping's failure home (an S3 bucket has no depth metric of its own) watch it.
+                home = homes.get(named) if metric_name == ESM_ON_FAILURE_DELIVERED_EVENT_COUNT else None
+                if home is not None and label not in found.setdefault(home, []):
+                    found[home].append(label)
     return found
 
 

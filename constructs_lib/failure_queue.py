@@ -21,7 +21,13 @@ from constructs_lib.alarms import (
     use_alarm_thresholds,
 )
 from constructs_lib.errors import Violation, raise_if_any
-from constructs_lib.limits import SQS_MAX_RETENTION_SECONDS, CheckedValue, Invalid
+from constructs_lib.limits import (
+    SQS_MAX_MESSAGE_BYTES,
+    SQS_MAX_RETENTION_SECONDS,
+    CheckedValue,
+    Invalid,
+    check_failure_queue_size,
+)
 
 FAILURE_RETENTION = cdk.Duration.seconds(SQS_MAX_RETENTION_SECONDS)  # 14 days
 
@@ -100,6 +106,9 @@ class FailureQueue(sqs.Queue):
     - ``encryption``: ``SQS_MANAGED`` (SSE-SQS); pass ``encryption_master_key`` for a customer-managed KMS key.
     - ``enforce_ssl``: ``True``.
     - ``retention_period``: 14 days, the SQS maximum, to give operators the longest time to react.
+    - ``max_message_size_bytes``: 1 MiB (1,048,576), the SQS maximum and the largest payload or record Lambda
+      may deliver; written into the template so a smaller account default or later change shows as drift. A
+      smaller value is accepted with a warning (records above it would be lost).
 
     ``alarm_thresholds`` (e.g. ``{"MessagesWaitingAlarm": 10}``) replaces the threshold of an alarm below, a
     number >= 0 in the metric's unit; an id of no alarm is an error.
@@ -146,12 +155,25 @@ class FailureQueue(sqs.Queue):
             violations.append(Violation(path, "retention_period", retention.allowed, retention.given))
         raise_if_any(violations)
 
-        props: dict[str, Any] = {"enforce_ssl": True, "retention_period": FAILURE_RETENTION, **queue_props}
+        props: dict[str, Any] = {
+            "enforce_ssl": True,
+            "retention_period": FAILURE_RETENTION,
+            "max_message_size_bytes": SQS_MAX_MESSAGE_BYTES,
+            **queue_props,
+        }
         if "encryption" not in props and "encryption_master_key" not in props:
             props["encryption"] = sqs.QueueEncryption.SQS_MANAGED
         super().__init__(scope, id, **props)
         self.retention_seconds: CheckedValue = SQS_MAX_RETENTION_SECONDS if retention is None else retention
         """How long the queue keeps a failure record, in seconds (UNRESOLVED for a token)."""
+
+        size = props["max_message_size_bytes"]
+        for warning in check_failure_queue_size(
+            size if isinstance(size, int) and not cdk.Token.is_unresolved(size) else None,
+            path=self.node.path,
+            setting="max_message_size_bytes",
+        ):
+            cdk.Annotations.of(self).add_warning_v2("constructs_lib:failure-queue:small-messages", str(warning))
 
         if queue_props.get("dead_letter_queue") is None:
             reason = (

@@ -42,6 +42,7 @@ __all__ = [
     "fetch_batch",
     "fetch_dynamodb_batch",
     "fetch_kinesis_batch",
+    "records_of_payload",
 ]
 
 #: Records a DynamoDB stream keeps (not configurable).
@@ -155,6 +156,48 @@ def _base64_binaries(value: Any) -> Any:
     if isinstance(value, list | tuple | set | frozenset):
         return [_base64_binaries(child) for child in value]
     return value
+
+
+def records_of_payload(record: StreamFailureRecord) -> list[StreamRecord]:
+    """The batch's records from the failure record itself (an S3 failure object's ``payload``), no stream read:
+    the same objects :func:`fetch_batch` returns, so a redrive replays them alike. Empty without a payload."""
+    info = record.batch_info
+    records: list[StreamRecord] = []
+    for event_record in record.event_records():
+        if info.kind is StreamKind.KINESIS:
+            kinesis = event_record["kinesis"]
+            arrival = kinesis.get("approximateArrivalTimestamp")
+            records.append(
+                KinesisRecord(
+                    stream_arn=str(event_record.get("eventSourceARN") or info.stream_arn).split("/consumer/")[0],
+                    shard_id=info.shard_id,
+                    sequence_number=kinesis["sequenceNumber"],
+                    partition_key=kinesis["partitionKey"],
+                    data=base64.b64decode(kinesis["data"]),
+                    approximate_arrival_timestamp=dt.datetime.fromtimestamp(float(arrival), dt.UTC)
+                    if isinstance(arrival, int | float)
+                    else None,
+                    encryption_type=kinesis.get("encryptionType"),
+                )
+            )
+        else:
+            stream_record = event_record["dynamodb"]
+            records.append(
+                DynamoDBStreamRecord(
+                    stream_arn=info.stream_arn,
+                    sequence_number=stream_record["SequenceNumber"],
+                    event_id=str(event_record.get("eventID", "")),
+                    event_name=str(event_record.get("eventName", "")),
+                    keys=stream_record["Keys"],
+                    new_image=stream_record.get("NewImage"),
+                    old_image=stream_record.get("OldImage"),
+                    approximate_creation_time=None,
+                    # The event's own form (binary values already base64 text, times in epoch seconds) is what
+                    # to_lambda_event_record() produces, so a replay carries it unchanged.
+                    raw=event_record,
+                )
+            )
+    return records
 
 
 def fetch_batch(

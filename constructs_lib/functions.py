@@ -20,7 +20,15 @@ from aws_cdk import aws_iam as iam
 from aws_cdk import aws_lambda as lambda_
 from constructs import Dependable, IConstruct
 
-from constructs_lib._cdk import ALIAS_GRANT, has_member, is_resolved_str, nag_rendering, path_of, stack_of
+from constructs_lib._cdk import (
+    ALIAS_GRANT,
+    OBJECTS_GRANT,
+    has_member,
+    is_resolved_str,
+    nag_rendering,
+    path_of,
+    stack_of,
+)
 from constructs_lib.errors import Violation
 
 LATEST = "$LATEST"
@@ -226,6 +234,37 @@ def grant_statements(
     alias_grants = [getattr(s, ALIAS_GRANT) for s in statements if hasattr(s, ALIAS_GRANT)]
     if alias_grants:
         _acknowledge_alias_wildcards(scope, subject, policy, alias_grants)
+    object_grants = [getattr(s, OBJECTS_GRANT) for s in statements if hasattr(s, OBJECTS_GRANT)]
+    if object_grants:
+        _acknowledge_object_wildcards(scope, subject, policy, object_grants)
+
+
+def _policy_resource(subject: FunctionSubject, policy: Any) -> Any:
+    """The CfnPolicy holding the statements just added: `policy`, or the role's own (default) policy."""
+    if policy is None:
+        role = subject.role
+        policy = role.node.try_find_child("DefaultPolicy") or next(
+            (child for child in role.node.children if isinstance(child, iam.Policy)), None
+        )
+    return policy.node.default_child if policy is not None else None
+
+
+def _acknowledge_object_wildcards(
+    scope: IConstruct, subject: FunctionSubject, policy: Any, wildcards: list[str]
+) -> None:
+    """cdk-nag's AwsSolutions-IAM5 flags ``<bucket>/*``; acknowledged for that resource only, with the reason."""
+    resource = _policy_resource(subject, policy)
+    if resource is None:
+        return
+    for wildcard in wildcards:
+        cdk.Validations.of(resource).acknowledge(
+            cdk.Acknowledgment(
+                id=f"AwsSolutions-IAM5[Resource::{nag_rendering(scope, wildcard)}]",
+                reason="Lambda names each failure object itself (for a mapping: aws/lambda/<mapping UUID>/<shard>/"
+                "<date>/<time>-<UUID>), so s3:PutObject must cover the bucket's objects; it is the only object "
+                "action granted (no read, no delete).",
+            )
+        )
 
 
 def _acknowledge_alias_wildcards(

@@ -437,7 +437,9 @@ class KafkaConsumer(MappingAccessors, Construct):
                 )
             )
         elif on_failure is not DEFAULT_FAILURE_QUEUE:
-            failure_target, found = checked_target(on_failure, "kafka.on_failure", path=path, setting="on_failure")
+            failure_target, found = checked_target(
+                on_failure, "kafka.on_failure", path=path, setting="on_failure", scope=scope
+            )
             violations += found
         raise_if_any(violations)
         assert subject is not None

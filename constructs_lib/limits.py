@@ -237,9 +237,14 @@ DESTINATIONS: Final[dict[str, DestinationRule]] = {
     "function.dead_letter_queue": DestinationRule(
         "function dead-letter queue", (DestinationKind.SQS_QUEUE, DestinationKind.SNS_TOPIC)
     ),
+    # Since late 2024 an S3 bucket too, and for S3 Lambda writes the whole invocation record, records included
+    # (Lambda developer guide, "Retain discarded batch records for a Kinesis Data Streams event source in Lambda",
+    # docs.aws.amazon.com/lambda/latest/dg/kinesis-on-failure-destination.html, and "Retain discarded records for
+    # a DynamoDB event source in Lambda", .../services-dynamodb-errors.html; CloudFormation
+    # AWS::Lambda::EventSourceMapping OnFailure: "an Amazon SNS topic, Amazon SQS queue, Amazon S3 bucket").
     "stream.on_failure": DestinationRule(
         "on-failure destination of Kinesis and DynamoDB Streams event source mappings",
-        (DestinationKind.SQS_QUEUE, DestinationKind.SNS_TOPIC),
+        (DestinationKind.SQS_QUEUE, DestinationKind.SNS_TOPIC, DestinationKind.S3_BUCKET),
     ),
 }
 
@@ -648,6 +653,17 @@ DELIVERY_ACTIONS: Final[dict[DestinationKind, tuple[str, ...]]] = {
 }
 KMS_WRITE_ACTIONS: Final = ("kms:Decrypt", "kms:GenerateDataKey")
 """On a target's customer-managed key: writing an encrypted message needs a data key (and Decrypt for SQS/SNS)."""
+S3_KMS_WRITE_ACTIONS: Final = ("kms:GenerateDataKey",)
+"""On an S3 failure home's customer-managed key: "If you've enabled encryption with your own KMS key for an S3
+destination, your function's execution role must also have permission to call kms:GenerateDataKey" (Lambda
+developer guide, kinesis-on-failure-destination.html). One PutObject per record: no multipart upload, no Decrypt."""
+
+
+def kms_write_actions(kind: DestinationKind) -> tuple[str, ...]:
+    """What a role needs on a target's customer-managed key to deliver to it."""
+    return S3_KMS_WRITE_ACTIONS if kind is DestinationKind.S3_BUCKET else KMS_WRITE_ACTIONS
+
+
 KMS_READ_ACTIONS: Final = ("kms:Decrypt",)
 """On a source's customer-managed key."""
 ALARM_TOPIC_KMS_ACTIONS: Final = ("kms:Decrypt", "kms:GenerateDataKey*")
@@ -771,6 +787,8 @@ KINESIS_DEFAULT_MAX_RECORD_BYTES: Final = 1_048_576
 KINESIS_PARTITION_KEY_MAX_LENGTH: Final = 256
 KINESIS_SHARD_WRITE_RECORDS_PER_SECOND: Final = 1_000
 KINESIS_SHARD_WRITE_BYTES_PER_SECOND: Final = 1_048_576
+# Amazon S3 API reference, DeleteObjects: "you can specify up to 1,000 keys" per request.
+S3_DELETE_OBJECTS_MAX_KEYS: Final = 1_000
 
 
 # --- Kafka event source mappings (Amazon MSK and self-managed Apache Kafka) --------------------------------
@@ -970,12 +988,85 @@ def check_kafka_pollers(
     minimum: CheckedValue, maximum: CheckedValue, *, path: str, setting: str = "provisioned_poller_config"
 ) -> list[Violation]:
     """Ranges of MinimumPollers / MaximumPollers, and minimum <= maximum (AWS defaults 1 and 200)."""
-    violations = check_limit(LIMITS["kafka.minimum_pollers"], minimum, path=path, setting=f"{setting}.minimum_pollers")
-    violations += check_limit(LIMITS["kafka.maximum_pollers"], maximum, path=path, setting=f"{setting}.maximum_pollers")
+    return check_pollers(minimum, maximum, source="kafka", path=path, setting=setting)
+
+
+def kafka_effective_retries(retry_attempts: CheckedValue, *, has_destination: bool) -> CheckedValue:
+    """The retries Lambda applies: INFINITE (or not set) becomes 10 when the mapping has a failure destination."""
+    infinite = retry_attempts is None or retry_attempts == INFINITE
+    if infinite and has_destination:
+        return KAFKA_INFINITE_RETRIES_WITH_DESTINATION
+    return INFINITE if retry_attempts is None else retry_attempts
+
+
+# --- S3 failure homes, mapping metrics, message sizes, SQS provisioned mode (looked up 2026-12) ---------------
+# Lambda developer guide, "Retain discarded batch records for a Kinesis Data Streams event source in Lambda"
+# (docs.aws.amazon.com/lambda/latest/dg/kinesis-on-failure-destination.html) and the DynamoDB page
+# (services-dynamodb-errors.html): an S3 object holds the SQS/SNS record plus ``payload``, "the original
+# invocation record as an escaped JSON string", and is named
+# ``aws/lambda/<ESM-UUID>/<shardID>/YYYY/MM/DD/YYYY-MM-DDTHH.MM.SS-<Random UUID>``.
+S3_FAILURE_OBJECT_PREFIX: Final = "aws/lambda/"
+"""Where Lambda writes stream failure objects in a bucket: one object per failed batch, under the mapping's UUID."""
+S3_FAILURE_OBJECT_KEY_PATTERN: Final = (
+    r"aws/lambda/(?P<mapping_uuid>[^/]+)/(?P<shard_id>[^/]+)/(?P<year>\d{4})/(?P<month>\d{2})/(?P<day>\d{2})/"
+    r"(?P<timestamp>\d{4}-\d{2}-\d{2}T\d{2}\.\d{2}\.\d{2})-(?P<random>[^/]+)"
+)
+
+FAILURE_BUCKET_EXPIRATION_DAYS: Final = 30
+"""FailureBucket's default lifecycle expiry: twice the 14 days a FailureQueue keeps a record, so an object is
+still there for a redrive after a fortnight's holiday; objects are the data itself, unlike a queue's pointers."""
+
+# CloudFormation AWS::SQS::Queue MaximumMessageSize: "an integer from 1,024 bytes (1 KiB) to 1,048,576 bytes
+# (1 MiB). Default: 1,048,576 bytes (1 MiB)" (schema in cfn-lint 1.58; the maximum is SQS_MAX_MESSAGE_BYTES).
+# Lambda's async payloads may be 1 MiB too (2025): a smaller failure queue refuses the largest records.
+# API reference "OnFailure": "Amazon SNS destinations have a message size limit of 256 KB. If the combined size of
+# the function request and response payload exceeds the limit, Lambda will drop the payload when sending OnFailure
+# event to the destination."
+SNS_MAX_MESSAGE_BYTES: Final = 262_144
+
+# CloudFormation AWS::Lambda::EventSourceMapping MetricsConfig: ``EventCount`` (all sources), ``ErrorCount`` and
+# ``KafkaMetrics`` (Kafka only); "Event source mapping metrics" in the Lambda developer guide
+# (monitoring-metrics-types.html): EventCount gives PolledEventCount, FilteredOutEventCount, InvokedEventCount,
+# FailedInvokeEventCount, DroppedEventCount, OnFailureDestinationDeliveredEventCount and DeletedEventCount per
+# EventSourceMappingUUID. Billed as custom CloudWatch metrics.
+ESM_EVENT_COUNT_METRICS: Final = "EventCount"
+ESM_DROPPED_EVENT_COUNT: Final = "DroppedEventCount"
+ESM_ON_FAILURE_DELIVERED_EVENT_COUNT: Final = "OnFailureDestinationDeliveredEventCount"
+ESM_METRICS_PER_MAPPING: Final = 7
+"""Metrics the EventCount group publishes per mapping (see above): what one mapping adds to the CloudWatch bill."""
+
+# CloudFormation AWS::Lambda::EventSourceMapping ProvisionedPollerConfig (cfn-lint 1.58 schema, 2026-10-20):
+# "For Amazon SQS events source mappings, default is 2, and minimum 2 required" (MinimumPollers at most 200);
+# MaximumPollers "For Amazon SQS event source mappings, the accepted range is between 2 and 10,000, with a default
+# of 200". Lambda developer guide, "Provisioned mode" for SQS: not with ScalingConfig.MaximumConcurrency.
+SQS_PROVISIONED = "provisioned mode of SQS event source mappings"
+LIMITS.update(
+    {
+        "sqs.minimum_pollers": Limit("ProvisionedPollerConfig.MinimumPollers", 2, 200, SQS_PROVISIONED, aws_default=2),
+        "sqs.maximum_pollers": Limit(
+            "ProvisionedPollerConfig.MaximumPollers", 2, 10_000, SQS_PROVISIONED, aws_default=200
+        ),
+    }
+)
+
+
+def check_pollers(
+    minimum: CheckedValue,
+    maximum: CheckedValue,
+    *,
+    source: str,
+    path: str,
+    setting: str = "provisioned_poller_config",
+) -> list[Violation]:
+    """Ranges of MinimumPollers / MaximumPollers for ``source`` ("sqs" or "kafka"), and minimum <= maximum (a
+    missing one taken as AWS's default)."""
+    low_limit, high_limit = LIMITS[f"{source}.minimum_pollers"], LIMITS[f"{source}.maximum_pollers"]
+    violations = check_limit(low_limit, minimum, path=path, setting=f"{setting}.minimum_pollers")
+    violations += check_limit(high_limit, maximum, path=path, setting=f"{setting}.maximum_pollers")
     if violations:
         return violations
-    low = minimum if _resolved(minimum) else LIMITS["kafka.minimum_pollers"].default
-    high = maximum if _resolved(maximum) else LIMITS["kafka.maximum_pollers"].default
+    low = minimum if _resolved(minimum) else low_limit.default
+    high = maximum if _resolved(maximum) else high_limit.default
     if (_resolved(minimum) or _resolved(maximum)) and low > high:
         violations.append(
             Violation(
@@ -988,9 +1079,31 @@ def check_kafka_pollers(
     return violations
 
 
-def kafka_effective_retries(retry_attempts: CheckedValue, *, has_destination: bool) -> CheckedValue:
-    """The retries Lambda applies: INFINITE (or not set) becomes 10 when the mapping has a failure destination."""
-    infinite = retry_attempts is None or retry_attempts == INFINITE
-    if infinite and has_destination:
-        return KAFKA_INFINITE_RETRIES_WITH_DESTINATION
-    return INFINITE if retry_attempts is None else retry_attempts
+def check_sqs_scaling_mode(*, max_concurrency: CheckedValue, provisioned: bool, path: str) -> list[Violation]:
+    """SQS mappings scale either by MaximumConcurrency (on-demand) or by provisioned pollers, never both."""
+    if provisioned and max_concurrency is not None:
+        return [
+            Violation(
+                path,
+                "max_concurrency",
+                "left out with provisioned_poller_config (AWS: provisioned mode and maximum concurrency are mutually "
+                "exclusive for SQS)",
+                _given(max_concurrency, ""),
+            )
+        ]
+    return []
+
+
+def check_failure_queue_size(max_message_bytes: CheckedValue, *, path: str, setting: str) -> list[Violation]:
+    """Warnings: a failure queue that takes less than 1 MiB refuses the largest failure records Lambda writes."""
+    if _resolved(max_message_bytes) and max_message_bytes < SQS_MAX_MESSAGE_BYTES:
+        return [
+            Violation(
+                path,
+                setting,
+                f"at least {format_value(SQS_MAX_MESSAGE_BYTES)} bytes (1 MiB) of MaximumMessageSize: Lambda's "
+                "payloads and records may be that large, and a delivery the queue refuses is lost",
+                f"MaximumMessageSize {format_value(max_message_bytes)} bytes",
+            )
+        ]
+    return []

@@ -42,11 +42,14 @@ from constructs_lib.limits import (
     LIMITS,
     SQS_CONSUME_ACTIONS,
     SQS_DEFAULT_VISIBILITY_TIMEOUT_SECONDS,
+    CheckedValue,
     check_dead_letter_retention,
     check_limit,
     check_max_receive_count,
+    check_pollers,
     check_queue_settings,
     check_redrive_pairing,
+    check_sqs_scaling_mode,
     check_visibility_timeout,
     sqs_unsupported_settings,
 )
@@ -71,6 +74,10 @@ class QueueConsumer(MappingAccessors, Construct):
         of at least 1 second is required. Default: not set (AWS uses 10).
     :param max_batching_window: 0 to 300 seconds; not for FIFO queues. Default: not set (0).
     :param max_concurrency: most concurrent invocations for this queue, 2 to 1000. Default: not set.
+    :param provisioned_poller_config: provisioned mode, aws-cdk's ``lambda_.ProvisionedPollerConfig``:
+        ``minimum_pollers`` 2 to 200 (AWS default 2), ``maximum_pollers`` 2 to 10000 (AWS default 200) and at least
+        the minimum; not together with ``max_concurrency`` (AWS: mutually exclusive); ``poller_group_name`` is
+        Kafka only. Pollers are billed by the hour. Default: not set (on-demand scaling).
     :param report_batch_item_failures: ReportBatchItemFailures, so only the failed messages of a batch return to
         the queue (the handler must return ``batchItemFailures``). Default: True.
     :param filters: event filters made with ``lambda_.FilterCriteria.filter({...})`` or plain pattern dicts, at
@@ -106,6 +113,7 @@ class QueueConsumer(MappingAccessors, Construct):
         batch_size: int | None = None,
         max_batching_window: cdk.Duration | None = None,
         max_concurrency: int | None = None,
+        provisioned_poller_config: lambda_.ProvisionedPollerConfig | None = None,
         report_batch_item_failures: bool = True,
         filters: Sequence[Mapping[str, Any]] | None = None,
         enabled: bool = True,
@@ -130,6 +138,7 @@ class QueueConsumer(MappingAccessors, Construct):
             batch_size=batch_size,
             max_batching_window=max_batching_window,
             max_concurrency=max_concurrency,
+            provisioned_poller_config=provisioned_poller_config,
             flags={"report_batch_item_failures": report_batch_item_failures, "enabled": enabled},
             stream_only={
                 "bisect_batch_on_error": bisect_batch_on_error,
@@ -168,6 +177,7 @@ class QueueConsumer(MappingAccessors, Construct):
             batch_size=batch_size,
             max_batching_window=max_batching_window,
             max_concurrency=max_concurrency,
+            provisioned_poller_config=provisioned_poller_config,
             report_batch_item_failures=report_batch_item_failures,
             patterns=patterns,
             enabled=enabled,
@@ -188,6 +198,7 @@ class QueueConsumer(MappingAccessors, Construct):
         batch_size: Any,
         max_batching_window: Any,
         max_concurrency: Any,
+        provisioned_poller_config: Any,
         flags: Mapping[str, Any],
         stream_only: Mapping[str, Any],
         on_success: Any,
@@ -229,6 +240,7 @@ class QueueConsumer(MappingAccessors, Construct):
             fifo=fifo,
             path=path,
         )
+        violations += self._check_pollers(path, provisioned_poller_config, number_or_unresolved(max_concurrency))
         warnings: list[Violation] = []
         if owned:
             redrive = queue.dead_letter_queue
@@ -261,6 +273,7 @@ class QueueConsumer(MappingAccessors, Construct):
         batch_size: int | None,
         max_batching_window: cdk.Duration | None,
         max_concurrency: int | None,
+        provisioned_poller_config: lambda_.ProvisionedPollerConfig | None,
         report_batch_item_failures: bool,
         patterns: list[Any],
         enabled: bool,
@@ -281,6 +294,12 @@ class QueueConsumer(MappingAccessors, Construct):
             else None,
             function_response_types=["ReportBatchItemFailures"] if report_batch_item_failures else None,
             filter_criteria=filter_criteria(patterns),
+            provisioned_poller_config=mapping_class.ProvisionedPollerConfigProperty(
+                minimum_pollers=provisioned_poller_config.minimum_pollers,
+                maximum_pollers=provisioned_poller_config.maximum_pollers,
+            )
+            if provisioned_poller_config is not None
+            else None,
         )
         if self.dead_letter_queue is not None:
             # cdk-nag asks every mapping for an on-failure destination, which AWS does not support for SQS.
@@ -351,6 +370,38 @@ class QueueConsumer(MappingAccessors, Construct):
             source_fifo=fifo,
             path=path,
         )
+
+    @staticmethod
+    def _check_pollers(path: str, config: Any, max_concurrency: CheckedValue) -> list[Violation]:
+        """Provisioned mode of an SQS mapping, over plain values: ranges, order, Kafka-only group, exclusivity."""
+        if config is None:
+            return []
+        if not has_member(config, "minimum_pollers"):
+            return [
+                Violation(
+                    path,
+                    "provisioned_poller_config",
+                    "a lambda_.ProvisionedPollerConfig, or None for on-demand scaling",
+                    describe_object(config),
+                )
+            ]
+        violations = check_pollers(
+            number_or_unresolved(config.minimum_pollers),
+            number_or_unresolved(config.maximum_pollers),
+            source="sqs",
+            path=path,
+        )
+        if config.poller_group_name is not None:
+            violations.append(
+                Violation(
+                    path,
+                    "provisioned_poller_config.poller_group_name",
+                    "left out for SQS (poller groups are for Amazon MSK and self-managed Apache Kafka)",
+                    repr(config.poller_group_name),
+                )
+            )
+        violations += check_sqs_scaling_mode(max_concurrency=max_concurrency, provisioned=True, path=path)
+        return violations
 
     @staticmethod
     def _check_imported(scope: Construct, path: str, queue: sqs.IQueue) -> list[Violation]:

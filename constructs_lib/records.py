@@ -29,10 +29,12 @@ import json
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
-from datetime import datetime
+from datetime import UTC, datetime
 from decimal import Decimal
 from enum import StrEnum
 from typing import Any
+
+from constructs_lib.limits import S3_FAILURE_OBJECT_KEY_PATTERN
 
 __all__ = [
     "ASYNC_FAILURE_CONDITIONS",
@@ -42,12 +44,15 @@ __all__ = [
     "RecordFormatError",
     "RequestContext",
     "ResponseContext",
+    "S3FailureObjectKey",
     "SnsEnvelope",
     "StreamBatchInfo",
     "StreamFailureRecord",
     "StreamKind",
     "loads_json",
     "parse_record",
+    "parse_s3_failure_object",
+    "parse_s3_failure_object_key",
     "parse_sns_notification",
     "parse_sqs_message",
     "raw_member",
@@ -193,10 +198,24 @@ class StreamFailureRecord:
     response_context: ResponseContext | None
     batch_info: StreamBatchInfo
     sns: SnsEnvelope | None = None
+    # Equality is about the batch a record points to: an S3 object and an SQS message for one batch are equal.
+    payload: Any = field(default=None, compare=False, repr=False)
+    """The original invocation event (``{"Records": [...]}``), decoded: only in an S3 failure object."""
+    payload_included: bool = field(default=False, compare=False)
+    payload_json: str | None = field(default=None, compare=False, repr=False)
+    """The event exactly as the S3 object holds it (the text of the escaped ``payload`` string): replay this."""
 
     @property
     def function_arn(self) -> str:
         return self.request_context.function_arn
+
+    def event_records(self) -> list[dict[str, Any]]:
+        """The records of the failed batch as the Lambda event carried them (``payload.Records``): the data
+        itself, no fetch needed. Empty when the record has no payload (an SQS or SNS destination).
+        Raises :class:`RecordFormatError` when the payload is not a stream event of the batch's kind."""
+        if not self.payload_included:
+            return []
+        return _stream_event_records(self.payload, self.batch_info)
 
 
 @dataclass(frozen=True)
@@ -323,13 +342,22 @@ def _parse_invocation_record(fields: _Fields, text: str | None = None) -> AsyncI
     response_context = _parse_response_context(response_fields) if response_fields else None
 
     if batch_keys:
-        return StreamFailureRecord(
+        batch_info = _parse_batch_info(fields.required_object(batch_keys[0]), batch_keys[0])
+        payload, included = _stream_payload(fields)
+        raw_payload = fields.data.get("payload")
+        record = StreamFailureRecord(
             version=version,
             timestamp=timestamp,
             request_context=request_context,
             response_context=response_context,
-            batch_info=_parse_batch_info(fields.required_object(batch_keys[0]), batch_keys[0]),
+            batch_info=batch_info,
+            payload=payload,
+            payload_included=included,
+            payload_json=raw_payload if isinstance(raw_payload, str) else None,
         )
+        if included:
+            record.event_records()  # a broken payload fails here, naming its field, not later during a replay
+        return record
     return AsyncInvocationRecord(
         version=version,
         timestamp=timestamp,
@@ -387,6 +415,86 @@ def _parse_batch_info(fields: _Fields, key: str) -> StreamBatchInfo:
         batch_size=fields.required_int("batchSize", minimum=1),
         stream_arn=stream_arn,
     )
+
+
+def _stream_payload(fields: _Fields) -> tuple[Any, bool]:
+    """``payload`` of an S3 failure object: the original event as an escaped JSON string (an object is taken
+    as it is). Absent or null: not included (SQS and SNS destinations carry none)."""
+    value = fields.data.get("payload")
+    if value is None:
+        return None, False
+    if isinstance(value, str):
+        value = _load_json(value, fields.child_path("payload"))
+    if not isinstance(value, dict):
+        raise RecordFormatError(fields.child_path("payload"), f"expected the invocation event, got {_describe(value)}")
+    return value, True
+
+
+# What each record of a stream event must hold to be replayed (Lambda developer guide, example Kinesis and
+# DynamoDB events): Kinesis ``kinesis.{partitionKey, sequenceNumber, data}``, DynamoDB
+# ``dynamodb.{SequenceNumber, Keys}``.
+_EVENT_RECORD_FIELDS = {
+    StreamKind.KINESIS: ("kinesis", ("partitionKey", "sequenceNumber", "data")),
+    StreamKind.DYNAMODB: ("dynamodb", ("SequenceNumber", "Keys")),
+}
+
+
+def _stream_event_records(payload: Any, batch: StreamBatchInfo) -> list[dict[str, Any]]:
+    fields = _Fields(payload, "payload")
+    records = fields.data.get("Records")
+    if not isinstance(records, list):
+        raise RecordFormatError(fields.child_path("Records"), f"expected a list of records, got {_describe(records)}")
+    member, required = _EVENT_RECORD_FIELDS[batch.kind]
+    for index, record in enumerate(records):
+        record_fields = _Fields(record, f"payload.Records[{index}]")
+        if not isinstance(record, dict):
+            raise RecordFormatError(record_fields.path, f"expected a record object, got {_describe(record)}")
+        inner = record_fields.required_object(member)
+        for key in required:
+            if key == "Keys":
+                inner.required_object(key)
+            else:
+                inner.required_str(key)
+        if batch.kind is StreamKind.KINESIS:
+            try:
+                base64.b64decode(inner.data["data"], validate=True)
+            except (binascii.Error, ValueError):
+                raise RecordFormatError(inner.child_path("data"), "not base64") from None
+    return records
+
+
+def parse_s3_failure_object(body: str | bytes | Mapping[str, Any], *, key: str = "") -> StreamFailureRecord:
+    """Parse an object Lambda wrote to an S3 on-failure destination of a Kinesis or DynamoDB Streams mapping:
+    the invocation record with ``payload``, the whole failed event (:meth:`StreamFailureRecord.event_records`).
+
+    ``key`` (the object key) prefixes field names in error messages. Raises :class:`RecordFormatError` for
+    anything else, a Kafka record included (parse those with :func:`parse_kafka_record`).
+    """
+    record = parse_record(body, path=key)
+    if not isinstance(record, StreamFailureRecord):
+        raise RecordFormatError(key, "not a stream on-failure record (no KinesisBatchInfo or DDBStreamBatchInfo)")
+    return record
+
+
+@dataclass(frozen=True)
+class S3FailureObjectKey:
+    """The parts of a failure object's key, ``aws/lambda/<ESM-UUID>/<shardID>/YYYY/MM/DD/<time>-<UUID>``."""
+
+    mapping_uuid: str
+    shard_id: str
+    written_at: datetime
+
+
+def parse_s3_failure_object_key(key: str) -> S3FailureObjectKey | None:
+    """The mapping, shard and time of a failure object's key; None for a key Lambda would not write."""
+    match = re.fullmatch(S3_FAILURE_OBJECT_KEY_PATTERN, key)
+    if match is None:
+        return None
+    try:
+        written = datetime.strptime(match["timestamp"], "%Y-%m-%dT%H.%M.%S").replace(tzinfo=UTC)
+    except ValueError:
+        return None
+    return S3FailureObjectKey(match["mapping_uuid"], match["shard_id"], written)
 
 
 def _is_dead_letter(attributes: Mapping[str, tuple[str | bytes, str | None]]) -> bool:

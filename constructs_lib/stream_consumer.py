@@ -33,12 +33,16 @@ from constructs_lib.errors import Violation, raise_if_any
 from constructs_lib.failure_queue import DEFAULT_FAILURE_QUEUE, FailureQueue, check_failure_home, needs_queue_alarms
 from constructs_lib.functions import FunctionSubject, grant_statements
 from constructs_lib.limits import (
+    ESM_DROPPED_EVENT_COUNT,
+    ESM_EVENT_COUNT_METRICS,
+    ESM_ON_FAILURE_DELIVERED_EVENT_COUNT,
     KINESIS_CONSUMER_NAME_MAX_LENGTH,
     RESILIENT_STREAM_MAX_RECORD_AGE_SECONDS,
     RESILIENT_STREAM_RETRY_ATTEMPTS,
     RETENTION_ALARM_FRACTION,
     UNRESOLVED,
     CheckedValue,
+    DestinationKind,
     check_dynamodb_record_age,
     check_stream_settings,
     human_duration,
@@ -53,6 +57,8 @@ from constructs_lib.targets import (
     Target,
     checked_target,
     describe_object,
+    mapping_home,
+    queue_size_warnings,
     resolve_target,
 )
 
@@ -105,8 +111,11 @@ class StreamConsumer(MappingAccessors, Construct):
         most 10, on ``data`` for Kinesis and ``dynamodb`` for DynamoDB (the only keys AWS filters them on).
         Default: none.
     :param report_batch_item_failures: ReportBatchItemFailures. Default: True.
-    :param on_failure: a standard SQS queue or standard SNS topic. Default: a new FailureQueue
-        (``.failure_queue``).
+    :param on_failure: an S3 bucket (a ``FailureBucket``: each object holds the failed batch's records, nothing
+        to fetch before the stream trims them), a standard SQS queue or a standard SNS topic (these get only the
+        batch's shard and sequence numbers), or aws-cdk's ``SqsDlq``, ``SnsDlq``, ``S3OnFailureDestination`` of
+        one. Default: a new FailureQueue (``.failure_queue``). An SQS queue of the app that takes less than 1 MiB
+        gets a warning.
     :param discard_failures: set True to knowingly drop records that exhaust retries or age. Default: False.
     :param enhanced_fan_out: Kinesis only: read through a dedicated stream consumer (``.stream_consumer``) with
         its own 2 MB/s per shard. Default: False.
@@ -127,7 +136,11 @@ class StreamConsumer(MappingAccessors, Construct):
     failure home, ``DestinationDeliveryFailuresAlarm`` (DestinationDeliveryFailures >= 1). A Kinesis source
     read without enhanced fan-out also gets ``StreamIteratorAgeAlarm`` (AWS/Kinesis
     GetRecords.IteratorAgeMilliseconds with its StreamName >= 80 % of the stream's retention: records are about
-    to expire unread). The default ``FailureQueue`` brings its own two alarms (included in ``.alarms``); an
+    to expire unread). On the mapping's own metrics (``MetricsConfig`` ``EventCount``, enabled with the alarms
+    and billed as custom CloudWatch metrics; ``EventSourceMappingUUID``): ``DroppedEventsAlarm``
+    (DroppedEventCount >= 1: records given up without reaching a home) and, with an S3 bucket as home,
+    ``FailureObjectsAlarm`` (OnFailureDestinationDeliveredEventCount >= 1: a bucket has no depth to watch).
+    The default ``FailureQueue`` brings its own two alarms (included in ``.alarms``); an
     ``on_failure`` that is a plain SQS queue gets the same two alarms here, one that is a ``FailureQueue`` has
     them already (listed in ``.alarms`` too); an SNS topic has no "messages
     waiting" metric: watch the queue subscribed to it. ``add_alarm_action(topic)`` attaches an SNS topic or any
@@ -199,7 +212,9 @@ class StreamConsumer(MappingAccessors, Construct):
         if on_failure is DEFAULT_FAILURE_QUEUE and not discard_failures:
             self.failure_queue = FailureQueue(self, "FailureQueue", alarms=alarms)
             failure_target = resolve_target(self.failure_queue)
+        failure_target = mapping_home(failure_target)
         self.on_failure_target = failure_target
+        self._warn(queue_size_warnings(failure_target, path=self.node.path, setting="on_failure"), "small-messages")
         if not source_info.is_kinesis:
             for warning in check_dynamodb_record_age(record_age, path=self.node.path):
                 cdk.Annotations.of(self).add_warning_v2(
@@ -229,6 +244,7 @@ class StreamConsumer(MappingAccessors, Construct):
             report_batch_item_failures=report_batch_item_failures,
             patterns=patterns,
             enabled=enabled,
+            alarms=alarms,
         )
         self._grant(subject, source_info, grants_managed_elsewhere=grants_managed_elsewhere)
         self.alarms: list[cloudwatch.Alarm] = []
@@ -296,7 +312,9 @@ class StreamConsumer(MappingAccessors, Construct):
         violations += check_failure_home(path, on_failure=on_failure, discard_failures=discard_failures)
         failure_target: Target | None = None
         if on_failure is not DEFAULT_FAILURE_QUEUE:
-            failure_target, found = checked_target(on_failure, "stream.on_failure", path=path, setting="on_failure")
+            failure_target, found = checked_target(
+                on_failure, "stream.on_failure", path=path, setting="on_failure", scope=scope
+            )
             violations += found
         raise_if_any(violations)
         assert subject is not None and source_info is not None
@@ -319,6 +337,7 @@ class StreamConsumer(MappingAccessors, Construct):
         report_batch_item_failures: bool,
         patterns: list[Any],
         enabled: bool,
+        alarms: bool,
     ) -> lambda_.CfnEventSourceMapping:
         failure_target = self.on_failure_target
         mapping_class = lambda_.CfnEventSourceMapping
@@ -348,6 +367,7 @@ class StreamConsumer(MappingAccessors, Construct):
             )
             if failure_target is not None
             else None,
+            metrics_config=self._metrics_config(alarms),
         )
 
     def _grant(self, subject: FunctionSubject, source_info: StreamSource, *, grants_managed_elsewhere: bool) -> None:
@@ -378,6 +398,53 @@ class StreamConsumer(MappingAccessors, Construct):
     def add_alarm_action(self, *actions: Any) -> None:
         """Attach each action (an ``sns.ITopic`` or a ``cloudwatch.IAlarmAction``) to every alarm in ``.alarms``."""
         alarm_lib.add_alarm_actions(self, self.alarms, actions)
+
+    def _warn(self, warnings: list[Violation], what: str) -> None:
+        for warning in warnings:
+            cdk.Annotations.of(self).add_warning_v2(f"constructs_lib:stream:{what}", str(warning))
+
+    @staticmethod
+    def _metrics_config(alarms: bool) -> lambda_.CfnEventSourceMapping.MetricsConfigProperty | None:
+        """The mapping's EventCount metrics (DroppedEventCount, OnFailureDestinationDeliveredEventCount, ...),
+        which the alarms watch; billed as custom metrics, so only with alarms."""
+        if not alarms:
+            return None
+        return lambda_.CfnEventSourceMapping.MetricsConfigProperty(metrics=[ESM_EVENT_COUNT_METRICS])
+
+    def _create_mapping_alarms(self, what: str, source: StreamSource) -> list[cloudwatch.Alarm]:
+        """Alarms on the mapping's own EventCount metrics, per EventSourceMappingUUID."""
+        uuid = self.event_source_mapping.ref
+        target = self.on_failure_target
+        created = [
+            alarm_lib.create_alarm(
+                self,
+                "DroppedEventsAlarm",
+                metric=alarm_lib.event_source_mapping_metric(uuid, ESM_DROPPED_EVENT_COUNT, "Sum"),
+                threshold=1,
+                description=f"Lambda gave up on records of {source.describe()} for {what} (retries or max record age "
+                + (
+                    f"exhausted) and could not park them in {target.describe()}: they are lost unless the stream "
+                    "still holds them. Check the failure home, the function's role and the function's errors."
+                    if target is not None
+                    else "exhausted) and dropped them, as discard_failures asks: they are lost unless the stream "
+                    "still holds them. Check the function's errors."
+                ),
+            )
+        ]
+        if target is not None and target.kind is DestinationKind.S3_BUCKET:
+            # A bucket has no "messages waiting" metric: watch what the mapping delivered to it.
+            created.append(
+                alarm_lib.create_alarm(
+                    self,
+                    "FailureObjectsAlarm",
+                    metric=alarm_lib.event_source_mapping_metric(uuid, ESM_ON_FAILURE_DELIVERED_EVENT_COUNT, "Sum"),
+                    threshold=1,
+                    description=f"Failed records of {what} from {source.describe()} were written to "
+                    f"{target.describe()}: find the cause, fix it, then redrive the objects "
+                    "(python -m constructs_lib.redrive --from s3://<bucket>).",
+                )
+            )
+        return created
 
     def _create_alarms(
         self, subject: FunctionSubject, source: StreamSource, record_age: CheckedValue, enhanced_fan_out: bool
@@ -445,6 +512,7 @@ class StreamConsumer(MappingAccessors, Construct):
                     treat_missing_data=alarm_lib.LAG_MISSING_DATA,
                 )
             )
+        created += self._create_mapping_alarms(what, source)
         if target is not None and needs_queue_alarms(target.construct):
             created += alarm_lib.queue_alarms(self, target.construct, id_prefix="OnFailure")
         elif target is not None and target.construct is not self.failure_queue:

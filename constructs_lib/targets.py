@@ -32,25 +32,31 @@ from aws_cdk import aws_sns as sns
 from aws_cdk import aws_sqs as sqs
 from constructs import IConstruct
 
-from constructs_lib._cdk import ALIAS_GRANT, has_member, is_resolved_str, path_of
+from constructs_lib._cdk import ALIAS_GRANT, OBJECTS_GRANT, has_member, is_resolved_str, path_of
 from constructs_lib.errors import Violation
 from constructs_lib.limits import (
     DELIVERY_ACTIONS,
     DESTINATIONS,
     KMS_WRITE_ACTIONS,
     S3_BUCKET_ACTIONS,
+    S3_KMS_WRITE_ACTIONS,
     S3_OBJECT_ACTIONS,
+    SNS_MAX_MESSAGE_BYTES,
     DestinationKind,
     check_destination,
+    check_failure_queue_size,
 )
 
 # What each argument accepts, as the union of the CDK interfaces (the constructs validate the kind further, e.g.
-# no FIFO queue): the types users see in their editor and type checker.
-AsyncDestination = sqs.IQueue | sns.ITopic | lambda_.IFunction | events.IEventBus
-AsyncFailureDestination = sqs.IQueue | sns.ITopic | lambda_.IFunction | events.IEventBus | s3.IBucket
-KafkaFailureDestination = sqs.IQueue | sns.ITopic | s3.IBucket | str
-DeadLetterTarget = sqs.IQueue | sns.ITopic
-MappingFailureDestination = sqs.IQueue | sns.ITopic
+# no FIFO queue): the types users see in their editor and type checker. aws-cdk's own destination objects
+# (``lambda_.IDestination``, ``lambda_.IEventSourceDlq``) stand for the resource they wrap.
+AsyncDestination = sqs.IQueue | sns.ITopic | lambda_.IFunction | events.IEventBus | lambda_.IDestination
+AsyncFailureDestination = (
+    sqs.IQueue | sns.ITopic | lambda_.IFunction | events.IEventBus | s3.IBucket | lambda_.IDestination
+)
+KafkaFailureDestination = sqs.IQueue | sns.ITopic | s3.IBucket | lambda_.IEventSourceDlq | str
+DeadLetterTarget = sqs.IQueue | sns.ITopic | lambda_.IDestination
+MappingFailureDestination = sqs.IQueue | sns.ITopic | s3.IBucket | lambda_.IEventSourceDlq
 StreamSourceResource = kinesis.IStream | dynamodb.ITable
 
 
@@ -214,18 +220,63 @@ def event_bus_target(bus: Any) -> Target:
     )
 
 
-def bucket_target(bucket: Any) -> Target:
+def bucket_target(bucket: Any, kms_actions: tuple[str, ...] = KMS_WRITE_ACTIONS) -> Target:
+    objects = bucket.arn_for_objects("*")
+    put_object = _allow(list(S3_OBJECT_ACTIONS), objects)
+    setattr(put_object, OBJECTS_GRANT, objects)
     return Target(
         DestinationKind.S3_BUCKET,
         bucket.bucket_arn,
         None,
         bucket,
         (
-            _allow(list(S3_OBJECT_ACTIONS), bucket.arn_for_objects("*")),
+            put_object,
             _allow(list(S3_BUCKET_ACTIONS), bucket.bucket_arn),
-            *kms_statements(bucket.encryption_key),
+            *kms_statements(bucket.encryption_key, kms_actions),
         ),
     )
+
+
+def mapping_home(target: Target | None) -> Target | None:
+    """`target` as the on-failure destination of an event source mapping: an S3 bucket's customer-managed key
+    needs kms:GenerateDataKey only there (Lambda developer guide, kinesis-on-failure-destination.html). For
+    asynchronous invocation the guide says nothing, so a bucket there keeps kms:Decrypt + kms:GenerateDataKey."""
+    if target is None or target.kind is not DestinationKind.S3_BUCKET or isinstance(target.construct, _ArnOnly):
+        return target
+    return bucket_target(target.construct, S3_KMS_WRITE_ACTIONS)
+
+
+@dataclass(frozen=True)
+class _ArnOnly:
+    """Stands in for a target known only by its ARN (the default event bus behind an EventBridgeDestination)."""
+
+    arn: str
+
+    @property
+    def node(self) -> Any:
+        return self
+
+    @property
+    def path(self) -> str:
+        return "default" if self.arn.endswith("event-bus/default") else self.arn
+
+
+def _unwrapped_target(obj: Any, scope: IConstruct) -> tuple[Target | None, str, str | None]:
+    """The Target behind an aws-cdk destination object, its wrapper's name, and why it cannot be used."""
+    from constructs_lib.cdk_destinations import unwrap  # aws_lambda_destinations loads only when needed
+
+    unwrapped = unwrap(obj, scope)
+    if unwrapped.resource is not None:
+        return resolve_target(unwrapped.resource), unwrapped.wrapper, unwrapped.problem
+    if unwrapped.arn.split(":")[2:3] == ["events"]:  # the default bus: an ARN built from the stack's tokens
+        bus = _ArnOnly(unwrapped.arn)
+        statements = (_allow(DELIVERY_ACTIONS[DestinationKind.EVENT_BUS], unwrapped.arn),)
+        return (
+            Target(DestinationKind.EVENT_BUS, unwrapped.arn, None, bus, statements),
+            unwrapped.wrapper,
+            unwrapped.problem,
+        )
+    return None, unwrapped.wrapper, unwrapped.problem or "its target could not be found in the app"
 
 
 # Recognized by the ARN attribute each L2 interface has; works for owned and imported objects alike.
@@ -252,11 +303,32 @@ def describe_object(obj: Any) -> str:
     return f"{type(obj).__name__} {path}" if path else type(obj).__name__
 
 
-def checked_target(obj: Any, rule_key: str, *, path: str, setting: str) -> tuple[Target | None, list[Violation]]:
+def checked_target(
+    obj: Any, rule_key: str, *, path: str, setting: str, scope: IConstruct | None = None
+) -> tuple[Target | None, list[Violation]]:
     """The Target for `obj` (None when `obj` is None or not a target) and the violations of the destination rule
-    ``DESTINATIONS[rule_key]`` by it: wrong kind, or FIFO."""
+    ``DESTINATIONS[rule_key]`` by it: wrong kind, or FIFO. aws-cdk's destination objects (``SqsDestination``,
+    ``SqsDlq``, ``S3OnFailureDestination``, ...) are unwrapped to their resource and judged as it, when `scope`
+    (where the wiring is created) is given."""
     if obj is None:
         return None, []
+    from constructs_lib.cdk_destinations import is_cdk_destination
+
+    if scope is not None and is_cdk_destination(obj):
+        target, wrapper, problem = _unwrapped_target(obj, scope)
+        if problem is not None:
+            return None, [Violation(path, setting, "a destination this library can wire", f"{wrapper}: {problem}")]
+        if target is None:
+            return None, [Violation(path, setting, DESTINATIONS[rule_key].describe(), wrapper)]
+        found = check_destination(
+            DESTINATIONS[rule_key], target.kind, fifo=target.fifo, given="", path=path, setting=setting
+        )
+        if found:
+            given = f"{target.describe()} (in {wrapper})"
+            found = check_destination(
+                DESTINATIONS[rule_key], target.kind, fifo=target.fifo, given=given, path=path, setting=setting
+            )
+        return target, found
     target = resolve_target(obj)
     kind, fifo = (target.kind, target.fifo) if target else (None, None)
     rule = DESTINATIONS[rule_key]
@@ -264,3 +336,27 @@ def checked_target(obj: Any, rule_key: str, *, path: str, setting: str) -> tuple
         return target, []  # describing the target costs jsii round trips: only for a message
     given = target.describe() if target else describe_object(obj)
     return target, check_destination(rule, kind, fifo=fifo, given=given, path=path, setting=setting)
+
+
+def queue_size_warnings(target: Target | None, *, path: str, setting: str) -> list[Violation]:
+    """Warnings for an SQS failure home defined in the app whose MaximumMessageSize is below 1 MiB (an imported
+    queue's size cannot be known and is not guessed)."""
+    if target is None or target.kind is not DestinationKind.SQS_QUEUE or not isinstance(target.construct, sqs.Queue):
+        return []
+    cfn_queue = target.construct.node.default_child
+    size = getattr(cfn_queue, "maximum_message_size", None)
+    if not isinstance(size, int) or cdk.Token.is_unresolved(size):
+        return []
+    return check_failure_queue_size(size, path=path, setting=setting)
+
+
+def sns_payload_note(target: Target | None, *, path: str, setting: str) -> str | None:
+    """For an asynchronous invocation record sent to SNS: the topic takes 256 KB, and Lambda drops the payload of a
+    larger record (API reference, OnFailure) — the event is then not in the record, so it cannot be replayed."""
+    if target is None or target.kind is not DestinationKind.SNS_TOPIC:
+        return None
+    return (
+        f"{path}: {setting} is {target.describe()}: SNS takes messages up to {SNS_MAX_MESSAGE_BYTES // 1024} KB, and "
+        "Lambda drops the request and response payload from a larger record, so that event could not be replayed. "
+        "Use an SQS queue (1 MiB) if events can be that large."
+    )

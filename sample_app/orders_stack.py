@@ -16,7 +16,7 @@ from aws_cdk import aws_sns_subscriptions as subscriptions
 from aws_cdk import aws_sqs as sqs
 from constructs import Construct
 
-from constructs_lib import AsyncInvocation, FailureQueue, QueueConsumer, StreamConsumer
+from constructs_lib import AsyncInvocation, FailureBucket, FailureQueue, QueueConsumer, StreamConsumer
 from sample_app.bundling import handlers_code
 
 HANDLERS_DIR = Path(__file__).parent / "handlers"
@@ -77,7 +77,8 @@ def python_handler(
 class OrdersPipelineStack(cdk.Stack):
     """An orders event pipeline, every failure path wired by constructs_lib:
 
-    - orders arrive on a Kinesis stream, consumed by OrdersProcessor (StreamConsumer, default failure queue);
+    - orders arrive on a Kinesis stream, consumed by OrdersProcessor (StreamConsumer, failed batches kept whole in
+      a FailureBucket);
     - orders are stored in a table whose DynamoDB stream feeds InventoryProjector (StreamConsumer, failures
       published to an encrypted SNS topic with a failure queue subscribed);
     - payment requests arrive on an SQS queue, consumed by PaymentsProcessor (QueueConsumer, the queue's
@@ -139,8 +140,16 @@ class OrdersPipelineStack(cdk.Stack):
             handler="orders_processor.handler",
             description="Processes order events from the orders stream",
         )
+        # Failed batches are kept whole in a bucket: the records themselves, not only where they were in the
+        # stream, so nothing races the stream's 24-hour retention (redrive with --from s3://<bucket>).
+        self.orders_failures = FailureBucket(self, "OrdersFailures")
         self.processor_consumer = StreamConsumer(
-            self, "OrdersProcessorConsumer", function=self.processor, source=self.orders_stream, batch_size=100
+            self,
+            "OrdersProcessorConsumer",
+            function=self.processor,
+            source=self.orders_stream,
+            batch_size=100,
+            on_failure=self.orders_failures,
         )
 
     def _inventory_projection(self) -> None:

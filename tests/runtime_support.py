@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import base64
 import contextlib
 import datetime as dt
 import json
@@ -254,3 +255,49 @@ class FakeClock:
     def sleep(self, seconds: float) -> None:
         self.slept.append(seconds)
         self.now += seconds
+
+
+def s3_failure_object(
+    records: list[tuple[str, bytes]],
+    *,
+    stream_arn: str = f"arn:aws:kinesis:{REGION}:{ACCOUNT}:stream/orders",
+    shard_id: str = "shardId-000000000000",
+    first_sequence: int = 49_600_000_000_000_000_000_000_000_000_000_000_000_000_000_000_000,
+) -> dict[str, Any]:
+    """An S3 failure object of a Kinesis mapping, as the Lambda developer guide shows it: the on-failure record
+    plus ``payload``, the failed event (``Records`` of ``(partition key, data)``) as an escaped JSON string."""
+    arrival = dt.datetime(2025, 11, 24, 0, 38, 4, tzinfo=dt.UTC)
+    document = stream_failure_record(
+        batch_key="KinesisBatchInfo",
+        stream_arn=stream_arn,
+        shard_id=shard_id,
+        start=str(first_sequence),
+        end=str(first_sequence + len(records) - 1),
+        batch_size=len(records),
+        first_arrival=arrival,
+    )
+    event_records = [
+        {
+            "kinesis": {
+                "kinesisSchemaVersion": "1.0",
+                "partitionKey": key,
+                "sequenceNumber": str(first_sequence + index),
+                "data": base64.b64encode(data).decode(),
+                "approximateArrivalTimestamp": arrival.timestamp(),
+            },
+            "eventSource": "aws:kinesis",
+            "eventVersion": "1.0",
+            "eventID": f"{shard_id}:{first_sequence + index}",
+            "eventName": "aws:kinesis:record",
+            "awsRegion": REGION,
+            "eventSourceARN": stream_arn,
+        }
+        for index, (key, data) in enumerate(records)
+    ]
+    document["payload"] = json.dumps({"Records": event_records})
+    return document
+
+
+def s3_failure_object_key(index: int, *, mapping_uuid: str = "f89f8514-cdd9-4602-9e1f-01a5b77d449b") -> str:
+    """A key in Lambda's layout: aws/lambda/<ESM-UUID>/<shardID>/YYYY/MM/DD/YYYY-MM-DDTHH.MM.SS-<UUID>."""
+    return f"aws/lambda/{mapping_uuid}/shardId-000000000000/2025/11/24/2025-11-24T00.38.{index % 60:02d}-{index:08d}"

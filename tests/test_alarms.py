@@ -468,6 +468,14 @@ def test_kinesis_consumer_alarms_on_iterator_age_errors_delivery_and_the_streams
             69_120_000,
             "ignore",
         ),
+        # records given up without reaching the failure home, from the mapping's EventCount metrics
+        "DroppedEventsAlarm": expected(
+            "AWS/Lambda",
+            "DroppedEventCount",
+            [{"Name": "EventSourceMappingUUID", "Value": {"Ref": stack.get_logical_id(consumer.event_source_mapping)}}],
+            "Sum",
+            1,
+        ),
     }
     assert found["IteratorAgeAlarm"]["AlarmDescription"] == (
         "Function Orders/Notify is falling behind on Kinesis stream Orders/Stream: the records it gets are 30 "
@@ -533,7 +541,7 @@ def test_failure_homes_of_a_stream_consumer(stack):
     with_topic = StreamConsumer(stack, "B", function=function, source=stream, on_failure=topic)
     with_own = StreamConsumer(stack, "C", function=function, source=stream, on_failure=own)
     discarding = StreamConsumer(stack, "D", function=function, source=stream, discard_failures=True)
-    function_alarms = ["ErrorsAlarm", "IteratorAgeAlarm", "StreamIteratorAgeAlarm"]
+    function_alarms = ["ErrorsAlarm", "IteratorAgeAlarm", "StreamIteratorAgeAlarm", "DroppedEventsAlarm"]
     plain_alarms = alarms_of(stack, with_plain)
     assert sorted(plain_alarms) == sorted(
         [
@@ -559,6 +567,7 @@ def test_failure_homes_of_a_stream_consumer(stack):
     assert with_own.alarms[-2:] == own.alarms
     assert sorted(alarms_of(stack, discarding)) == sorted(function_alarms)
     assert "dropped (failures are discarded)" in alarms_of(stack, discarding)["ErrorsAlarm"]["AlarmDescription"]
+    assert "as discard_failures asks" in alarms_of(stack, discarding)["DroppedEventsAlarm"]["AlarmDescription"]
 
 
 # --- QueueConsumer ---------------------------------------------------------------------------------------
@@ -670,8 +679,8 @@ def test_one_call_attaches_a_topic_to_every_alarm_of_a_construct(stack):
     topic = sns.Topic(stack, "Alarms")
     consumer = StreamConsumer(stack, "Consume", function=make_function(stack), source=make_stream(stack))
     consumer.add_alarm_action(topic)
-    assert len(consumer.alarms) == 6
-    assert alarm_actions(stack) == [[{"Ref": ref(stack, topic)}]] * 6
+    assert len(consumer.alarms) == 7
+    assert alarm_actions(stack) == [[{"Ref": ref(stack, topic)}]] * 7
 
 
 @pytest.mark.parametrize("construct", ["failure-queue", "async", "queue"])
@@ -764,7 +773,7 @@ def test_alarms_and_an_encrypted_alarm_topic_are_nag_and_cfn_lint_clean(stack):
     ]
     assert ours == []
     assert lint_template(Template.from_stack(stack).to_json()) == []
-    assert alarm_count(stack) == len(constructs[0].alarms) + len(constructs[1].alarms) == 5 + 6
+    assert alarm_count(stack) == len(constructs[0].alarms) + len(constructs[1].alarms) == 5 + 7
 
 
 # --- one add_alarm_action, thresholds ----------------------------------------------------------------------

@@ -373,3 +373,33 @@ def test_a_sam_application_with_a_local_location_is_audited_under_its_parent(tmp
     assert len(problems) == 1 and problems[0].startswith(
         f"{tmp_path}/template.yaml/Shared: nested stack template not read"
     )
+
+
+def test_a_bucket_home_is_watched_by_the_alarm_on_its_deliveries(tmp_path):
+    from constructs_lib import FailureBucket, StreamConsumer
+    from tests.harness import new_app
+
+    app = new_app()
+    stack = cdk.Stack(app, "Orders")
+    function = lambda_.Function(
+        stack,
+        "Consume",
+        runtime=lambda_.Runtime.PYTHON_3_13,
+        handler="index.handler",
+        code=lambda_.Code.from_inline("def handler(event, context):\n    return {'batchItemFailures': []}\n"),
+    )
+    bucket = FailureBucket(stack, "Failures")
+    StreamConsumer(stack, "Orders", function=function, source=kinesis.Stream(stack, "Stream"), on_failure=bucket)
+    path = tmp_path / "orders.json"
+    path.write_text(json.dumps(app.synth().get_stack_by_name("Orders").template))
+
+    [block] = mermaid_blocks(render_markdown(audit_inputs(path)[0]))
+    bucket_node = next(line.split("[")[0].strip() for line in block.splitlines() if '[("S3 bucket Failures' in line)
+    alarm_node = next(
+        line.split("{")[0].strip()
+        for line in block.splitlines()
+        if "FailureObjectsAlarm" in line and "(OnFailureDestinationDeliveredEventCount)" in line
+    )
+    assert f"    {bucket_node} -.-> {alarm_node}" in block.splitlines()
+    assert "no alarm on it" not in block
+    assert [r.ok for r in parse_mermaid([block])] == [True]

@@ -817,3 +817,43 @@ def test_ssm_parameters_and_parameters_without_defaults_stay_unresolved():
         "Retries": {"Type": "Number"},
     }
     assert run_checks(t) == []
+
+
+def s3_home_template(**bucket_props) -> dict:
+    t = template(
+        Stream={"Type": "AWS::Kinesis::Stream", "Properties": {}},
+        Bucket={"Type": "AWS::S3::Bucket", "Properties": bucket_props},
+        Mapping=stream_mapping(**{**RESILIENT, "DestinationConfig": {"OnFailure": {"Destination": arn("Bucket")}}}),
+    )
+    return grant(t, KINESIS_READ, arn("Stream"))
+
+
+def test_an_s3_bucket_is_a_stream_home_with_put_object_and_list_bucket():
+    t = s3_home_template()
+    assert rules_fired(t) == {("MissingPermission", "Fn")}
+    assert sorted(finding.message.split(" on ")[0] for finding in run_checks(t)) == [
+        "the function's role lacks s3:ListBucket",
+        "the function's role lacks s3:PutObject",
+    ]
+    grant(t, "s3:PutObject", {"Fn::Join": ["", [arn("Bucket"), "/*"]]})
+    [finding] = run_checks(t)
+    assert "lacks s3:ListBucket on S3 bucket Bucket (OnFailure of Mapping)" in finding.message
+    grant(t, "s3:ListBucket", arn("Bucket"))
+    assert run_checks(t) == []
+
+
+def test_an_s3_home_with_a_customer_managed_key_needs_generate_data_key_only():
+    encryption = {
+        "ServerSideEncryptionConfiguration": [
+            {"ServerSideEncryptionByDefault": {"SSEAlgorithm": "aws:kms", "KMSMasterKeyID": arn("Key")}}
+        ]
+    }
+    t = s3_home_template(BucketEncryption=encryption)
+    t["Resources"]["Key"] = {"Type": "AWS::KMS::Key", "Properties": {}}
+    grant(t, "s3:PutObject", {"Fn::Join": ["", [arn("Bucket"), "/*"]]})
+    grant(t, "s3:ListBucket", arn("Bucket"))
+    [finding] = run_checks(t)
+    assert finding.rule_id == "MissingKmsPermission"
+    assert "lacks kms:GenerateDataKey on the KMS key of S3 bucket Bucket" in finding.message
+    grant(t, "kms:GenerateDataKey", arn("Key"))
+    assert run_checks(t) == []

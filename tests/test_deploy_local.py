@@ -99,6 +99,7 @@ def test_every_failure_handling_resource_of_the_template_is_read_back(sample):
     assert set(report.report.stacks[0].not_deployed.values()) <= {
         "AWS::SQS::QueuePolicy",
         "AWS::SNS::TopicPolicy",
+        "AWS::S3::BucketPolicy",
         "AWS::CDK::Metadata",
     }
 
@@ -115,7 +116,9 @@ def test_a_mapping_of_each_source_kind_is_read_back_with_its_settings(sample):
         assert stream["FunctionResponseTypes"] == ["ReportBatchItemFailures"]
         assert stream["StartingPosition"] == "TRIM_HORIZON"
     assert (kinesis["BatchSize"], dynamodb["BatchSize"]) == (100, 50)
-    assert ":sqs:" in kinesis["DestinationConfig.OnFailure.Destination"]
+    assert kinesis["DestinationConfig.OnFailure.Destination"].startswith("arn:aws:s3:::")  # the FailureBucket
+    for stream in (kinesis, dynamodb):
+        assert stream["MetricsConfig.Metrics"] == ["EventCount"]
     assert ":sns:" in dynamodb["DestinationConfig.OnFailure.Destination"]
     assert (sqs["BatchSize"], sqs["ScalingConfig.MaximumConcurrency"]) == (10, 5)
     assert sqs["FunctionResponseTypes"] == ["ReportBatchItemFailures"]

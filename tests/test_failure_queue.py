@@ -78,3 +78,18 @@ def test_fifo_unencrypted_and_plain_http_are_rejected_together(stack):
     ]
     assert str(caught.value).startswith(f"{stack.node.path}/Failures: fifo must be False for a failure queue")
     assert stack.node.try_find_child("Failures") is None, "nothing is created when validation fails"
+
+
+def test_accepts_one_mib_messages_and_warns_below(stack):
+    FailureQueue(stack, "Failures")
+    small = FailureQueue(stack, "Small", max_message_size_bytes=262_144)
+    template = Template.from_stack(stack)
+    sizes = {
+        lid[:5]: q["Properties"]["MaximumMessageSize"] for lid, q in template.find_resources("AWS::SQS::Queue").items()
+    }
+    assert sizes == {"Failu": 1_048_576, "Small": 262_144}
+    warnings = cdk.assertions.Annotations.from_stack(stack).find_warning(
+        "*", Match.string_like_regexp("max_message_size_bytes must be at least 1048576 bytes")
+    )
+    assert [w.id for w in warnings] == [f"/{small.node.path}"]
+    assert "1048576 bytes (1 MiB)" in warnings[0].entry.data and "262144" in warnings[0].entry.data

@@ -40,6 +40,8 @@ RANGES = {
     "kafka.max_record_age": (60, 604_800),
     "kafka.minimum_pollers": (1, 200),
     "kafka.maximum_pollers": (1, 2_000),
+    "sqs.minimum_pollers": (2, 200),
+    "sqs.maximum_pollers": (2, 10_000),
 }
 
 
@@ -140,7 +142,7 @@ ALL_KINDS = set(DestinationKind)
         ("async.on_success", ALL_KINDS - {DestinationKind.S3_BUCKET}),
         ("async.on_failure", ALL_KINDS),
         ("function.dead_letter_queue", {DestinationKind.SQS_QUEUE, DestinationKind.SNS_TOPIC}),
-        ("stream.on_failure", {DestinationKind.SQS_QUEUE, DestinationKind.SNS_TOPIC}),
+        ("stream.on_failure", {DestinationKind.SQS_QUEUE, DestinationKind.SNS_TOPIC, DestinationKind.S3_BUCKET}),
     ],
 )
 def test_destination_kinds_per_role(rule, allowed):
@@ -178,6 +180,73 @@ def test_package_exports_load_lazily_and_completely():
         assert getattr(constructs_lib, name) is not None
     with pytest.raises(AttributeError, match="no attribute 'Nope'"):
         constructs_lib.Nope  # noqa: B018
+
+
+# --- S3 failure homes, pollers, message sizes ---------------------------------------------------------------
+
+
+def test_sqs_pollers_boundaries_and_order():
+    from constructs_lib.limits import check_pollers
+
+    assert check_pollers(2, 2, source="sqs", path="S/C") == []
+    assert check_pollers(200, 10_000, source="sqs", path="S/C") == []
+    assert check_pollers(UNRESOLVED, 2, source="sqs", path="S/C") == []
+    low = check_pollers(1, 10_001, source="sqs", path="S/C")
+    assert [v.setting for v in low] == [
+        "provisioned_poller_config.minimum_pollers",
+        "provisioned_poller_config.maximum_pollers",
+    ]
+    assert "between 2 and 200" in low[0].allowed and low[1].given == "10001"
+    reversed_ = check_pollers(50, 10, source="sqs", path="S/C")
+    assert [(v.setting, v.allowed, v.given) for v in reversed_] == [
+        ("provisioned_poller_config.maximum_pollers", "at least minimum_pollers (50)", "10")
+    ]
+    # A minimum above AWS's default maximum of 200 with no maximum given is reversed too.
+    assert check_pollers(None, 199, source="sqs", path="S/C") == []
+    # Kafka keeps its own ranges through the same rule.
+    assert check_pollers(1, 1, source="kafka", path="S/C") == []
+    assert len(check_pollers(1, 2_001, source="kafka", path="S/C")) == 1
+
+
+def test_provisioned_mode_and_max_concurrency_are_exclusive():
+    from constructs_lib.limits import check_sqs_scaling_mode
+
+    assert check_sqs_scaling_mode(max_concurrency=10, provisioned=False, path="S/C") == []
+    assert check_sqs_scaling_mode(max_concurrency=None, provisioned=True, path="S/C") == []
+    [violation] = check_sqs_scaling_mode(max_concurrency=10, provisioned=True, path="S/C")
+    assert violation.setting == "max_concurrency" and "mutually exclusive" in violation.allowed
+
+
+def test_failure_queue_size_warning_below_one_mib():
+    from constructs_lib.limits import check_failure_queue_size
+
+    assert check_failure_queue_size(1_048_576, path="S/C", setting="on_failure") == []
+    assert check_failure_queue_size(UNRESOLVED, path="S/C", setting="on_failure") == []
+    assert check_failure_queue_size(None, path="S/C", setting="on_failure") == []
+    [warning] = check_failure_queue_size(1_048_575, path="S/C", setting="on_failure")
+    assert warning.given == "MaximumMessageSize 1048575 bytes" and "1 MiB" in warning.allowed
+
+
+def test_s3_failure_object_key_layout():
+    import re
+
+    from constructs_lib.limits import S3_FAILURE_OBJECT_KEY_PATTERN, S3_FAILURE_OBJECT_PREFIX
+
+    key = (
+        "aws/lambda/f89f8514-cdd9-4602-9e1f-01a5b77d449b/shardId-000000000001/2025/11/24/"
+        "2025-11-24T00.38.06-5c1f0c5e-8d1e-4b5a-9f6b-0a3c2e1d4b7a"
+    )
+    match = re.fullmatch(S3_FAILURE_OBJECT_KEY_PATTERN, key)
+    assert key.startswith(S3_FAILURE_OBJECT_PREFIX)
+    assert match and match["shard_id"] == "shardId-000000000001" and match["timestamp"] == "2025-11-24T00.38.06"
+    assert re.fullmatch(S3_FAILURE_OBJECT_KEY_PATTERN, "aws/lambda/uuid/shard/2025/11/24/other") is None
+
+
+def test_s3_targets_need_only_generate_data_key():
+    from constructs_lib.limits import kms_write_actions
+
+    assert kms_write_actions(DestinationKind.S3_BUCKET) == ("kms:GenerateDataKey",)
+    assert kms_write_actions(DestinationKind.SQS_QUEUE) == ("kms:Decrypt", "kms:GenerateDataKey")
 
 
 def test_an_invalid_value_is_reported_as_given_by_any_check():

@@ -20,6 +20,7 @@ NOT_AWS_FACTS = {
     ("checks/ranges.py", 3600): "seconds per hour",
     ("sources.py", 3600): "seconds per hour",
     ("fetch.py", 3600): "seconds per hour",
+    ("failure_bucket.py", 86_400): "seconds per day (S3 lifecycle expiry counts whole days)",
     ("audit.py", 60): "characters of an intrinsic shown in a report",
     ("records.py", 60): "characters of a value shown in an error",
     ("verify/aws.py", 200): "characters of an error line shown",

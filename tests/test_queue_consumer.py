@@ -282,3 +282,76 @@ def test_on_failure_and_on_success_are_rejected(stack):
     )
     assert [setting for setting, _ in found] == ["on_failure", "on_success"]
     assert found[0][1].endswith("got FailureQueue Orders/Elsewhere")
+
+
+# --- provisioned mode -------------------------------------------------------------------------------------
+
+
+def test_provisioned_pollers_are_written(stack):
+    QueueConsumer(
+        stack,
+        "Charge",
+        function=make_function(stack),
+        queue=make_queue(stack),
+        provisioned_poller_config=lambda_.ProvisionedPollerConfig(minimum_pollers=2, maximum_pollers=10_000),
+    )
+    assert mapping(stack)["ProvisionedPollerConfig"] == {"MinimumPollers": 2, "MaximumPollers": 10_000}
+    assert "ScalingConfig" not in mapping(stack)
+    assert lint_template(Template.from_stack(stack).to_json()) == []
+
+
+def test_provisioned_pollers_boundaries_and_tokens(stack):
+    pollers = cdk.CfnParameter(stack, "Pollers", type="Number").value_as_number
+    QueueConsumer(
+        stack,
+        "Charge",
+        function=make_function(stack),
+        queue=make_queue(stack),
+        provisioned_poller_config=lambda_.ProvisionedPollerConfig(minimum_pollers=200, maximum_pollers=pollers),
+    )
+    assert mapping(stack)["ProvisionedPollerConfig"] == {"MinimumPollers": 200, "MaximumPollers": {"Ref": "Pollers"}}
+
+
+@pytest.mark.parametrize(
+    ("config", "settings"),
+    [
+        ({"minimum_pollers": 1}, ["provisioned_poller_config.minimum_pollers"]),
+        ({"minimum_pollers": 201}, ["provisioned_poller_config.minimum_pollers"]),
+        ({"maximum_pollers": 1}, ["provisioned_poller_config.maximum_pollers"]),
+        ({"maximum_pollers": 10_001}, ["provisioned_poller_config.maximum_pollers"]),
+        ({"minimum_pollers": 20, "maximum_pollers": 10}, ["provisioned_poller_config.maximum_pollers"]),
+        ({"poller_group_name": "shared"}, ["provisioned_poller_config.poller_group_name"]),
+    ],
+)
+def test_provisioned_pollers_out_of_range_are_rejected(stack, config, settings):
+    found = violations_of(
+        scope=stack,
+        id="Charge",
+        function=make_function(stack),
+        queue=make_queue(stack),
+        provisioned_poller_config=lambda_.ProvisionedPollerConfig(**config),
+    )
+    assert [setting for setting, _ in found] == settings
+
+
+def test_provisioned_mode_excludes_max_concurrency(stack):
+    [(setting, text)] = violations_of(
+        scope=stack,
+        id="Charge",
+        function=make_function(stack),
+        queue=make_queue(stack),
+        max_concurrency=10,
+        provisioned_poller_config=lambda_.ProvisionedPollerConfig(minimum_pollers=2, maximum_pollers=20),
+    )
+    assert setting == "max_concurrency" and "mutually exclusive" in text and text.endswith("got 10")
+
+
+def test_provisioned_poller_config_of_the_wrong_type_is_named(stack):
+    [(setting, text)] = violations_of(
+        scope=stack,
+        id="Charge",
+        function=make_function(stack),
+        queue=make_queue(stack),
+        provisioned_poller_config={"minimum_pollers": 2},
+    )
+    assert setting == "provisioned_poller_config" and "lambda_.ProvisionedPollerConfig" in text

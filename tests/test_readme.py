@@ -17,7 +17,14 @@ import pytest
 from moto import mock_aws
 
 from tests.harness import PROJECT_ROOT
-from tests.runtime_support import fixture_text, load_fixture, stream_failure_record, use_fake_aws
+from tests.runtime_support import (
+    fixture_text,
+    load_fixture,
+    s3_failure_object,
+    s3_failure_object_key,
+    stream_failure_record,
+    use_fake_aws,
+)
 
 # A python block, optionally followed by a plain block holding the output it prints.
 EXAMPLE = re.compile(r"```python\n(?P<code>.*?)```(?:\n\n```\n(?P<output>.*?)```)?", flags=re.DOTALL)
@@ -46,6 +53,10 @@ def sandbox(monkeypatch):
         )
         queue_url = sqs.create_queue(QueueName="failures")["QueueUrl"]
         sqs.send_message(QueueUrl=queue_url, MessageBody=json.dumps(record))
+        s3 = boto3.client("s3")
+        s3.create_bucket(Bucket="orders-failures")
+        s3_object = s3_failure_object([("k", b'{"order_id": "o-9"}')], stream_arn=stream_arn)
+        s3.put_object(Bucket="orders-failures", Key=s3_failure_object_key(0), Body=json.dumps(s3_object))
         yield {
             "FAILURE_QUEUE_URL": queue_url,
             "message": load_fixture("sqs_message_sns_kinesis_on_failure.json"),
@@ -57,7 +68,7 @@ def sandbox(monkeypatch):
 def test_the_readme_has_examples():
     # Every python block of the README is an example (none is left out by the pattern), and these print output.
     assert len(EXAMPLES) == (PROJECT_ROOT / "README.md").read_text().count("```python\n")
-    assert sum(1 for _, output in EXAMPLES if output) == 8
+    assert sum(1 for _, output in EXAMPLES if output) == 10
 
 
 @pytest.mark.parametrize(("code", "output"), EXAMPLES, ids=[f"example-{n}" for n in range(1, len(EXAMPLES) + 1)])

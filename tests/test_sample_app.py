@@ -32,12 +32,12 @@ def mapping_of(template: Template, function_prefix: str) -> dict:
     return mappings[0]
 
 
-def test_orders_processor_consumes_the_stream_with_resilient_defaults(template):
+def test_orders_processor_consumes_the_stream_with_resilient_defaults_and_a_failure_bucket(template):
     mapping = mapping_of(template, "OrdersProcessor")
     assert mapping["EventSourceArn"]["Fn::GetAtt"][0].startswith("OrdersStream")
-    assert mapping["DestinationConfig"]["OnFailure"]["Destination"]["Fn::GetAtt"][0].startswith(
-        "OrdersProcessorConsumerFailureQueue"
-    )
+    [bucket_id] = template.find_resources("AWS::S3::Bucket")
+    assert bucket_id.startswith("OrdersFailures")
+    assert mapping["DestinationConfig"]["OnFailure"]["Destination"] == {"Fn::GetAtt": [bucket_id, "Arn"]}
     assert {
         key: mapping[key] for key in mapping if key not in ("FunctionName", "EventSourceArn", "DestinationConfig")
     } == {
@@ -48,6 +48,7 @@ def test_orders_processor_consumes_the_stream_with_resilient_defaults(template):
         "MaximumRetryAttempts": 3,
         "MaximumRecordAgeInSeconds": 3600,
         "FunctionResponseTypes": ["ReportBatchItemFailures"],
+        "MetricsConfig": {"Metrics": ["EventCount"]},
     }
 
 
@@ -177,11 +178,12 @@ def test_every_failure_path_has_alarms_that_notify_the_encrypted_alarm_topic(tem
     assert all(alarm["Properties"]["AlarmActions"] == [{"Ref": topic_id}] for alarm in alarms)
     metrics = sorted(alarm["Properties"]["MetricName"] for alarm in alarms)
     assert metrics == sorted(
-        # seven failure queues (three default, four given), two alarms each
-        ["ApproximateNumberOfMessagesVisible", "ApproximateAgeOfOldestMessage"] * 7
-        # two stream consumers, both with a failure home; the Kinesis one also watches the stream itself
-        + ["IteratorAge", "Errors", "DestinationDeliveryFailures"] * 2
-        + ["GetRecords.IteratorAgeMilliseconds"]
+        # six failure queues (two default, four given), two alarms each
+        ["ApproximateNumberOfMessagesVisible", "ApproximateAgeOfOldestMessage"] * 6
+        # two stream consumers, both with a failure home, and their mappings' EventCount metrics; the Kinesis one
+        # also watches the stream itself and, its home being a bucket, what the mapping delivered there
+        + ["IteratorAge", "Errors", "DestinationDeliveryFailures", "DroppedEventCount"] * 2
+        + ["GetRecords.IteratorAgeMilliseconds", "OnFailureDestinationDeliveredEventCount"]
         # the notifier's asynchronous invocation, with destinations and a dead-letter queue
         + ["AsyncEventsDropped", "AsyncEventAge", "DestinationDeliveryFailures", "DeadLetterErrors"]
     )
@@ -247,7 +249,7 @@ def test_real_cdk_synth_writes_a_clean_sample_template(tmp_path):
     assert "AWS::CDK::Metadata" in types, "the CLI adds analytics metadata that in-process synth does not"
     assert types.count("AWS::Lambda::EventSourceMapping") == 3
     assert types.count("AWS::Lambda::EventInvokeConfig") == 1
-    assert types.count("AWS::CloudWatch::Alarm") == 25
+    assert types.count("AWS::CloudWatch::Alarm") == 26
     assert lint_template(written) == []
     report = json.loads((tmp_path / "validation-report.json").read_text())
     assert report["pluginReports"] == [], "cdk-nag ran inside the CLI synth and found nothing"

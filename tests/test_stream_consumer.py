@@ -9,12 +9,12 @@ from aws_cdk import aws_events as events
 from aws_cdk import aws_kinesis as kinesis
 from aws_cdk import aws_kms as kms
 from aws_cdk import aws_lambda as lambda_
-from aws_cdk import aws_s3 as s3
+from aws_cdk import aws_lambda_event_sources as event_sources
 from aws_cdk import aws_sns as sns
 from aws_cdk import aws_sqs as sqs
 from aws_cdk.assertions import Annotations, Match, Template
 
-from constructs_lib import INFINITE, FailureQueue, StreamConsumer, ValidationError
+from constructs_lib import INFINITE, FailureBucket, FailureQueue, StreamConsumer, ValidationError
 from tests.harness import lint_template, nag_findings, new_app, normalize_template
 from tests.test_async_invocation import allow, arn_of, make_function, ref, role_statements
 
@@ -78,6 +78,7 @@ def test_kinesis_defaults_bisect_bound_retries_and_age_and_park_failures(stack, 
         "MaximumRecordAgeInSeconds": 3600,
         "FunctionResponseTypes": ["ReportBatchItemFailures"],
         "DestinationConfig": {"OnFailure": {"Destination": arn_of(stack, consumer.failure_queue)}},
+        "MetricsConfig": {"Metrics": ["EventCount"]},
     }
     assert role_statements(stack, function) == [
         allow(KINESIS_READ, arn_of(stack, stream)),
@@ -142,6 +143,7 @@ def test_every_setting_is_written(stack):
         "ParallelizationFactor": 4,
         "TumblingWindowInSeconds": 30,
         "FilterCriteria": {"Filters": [{"Pattern": '{"data":{"kind":["order"]}}'}]},
+        "MetricsConfig": {"Metrics": ["EventCount"]},
     }
 
 
@@ -288,7 +290,7 @@ def test_all_violations_come_together_and_nothing_is_created(stack):
         batch_size=0,
         retry_attempts=-5,
         parallelization_factor=20,
-        on_failure=s3.Bucket(stack, "Bucket"),
+        on_failure=sqs.Queue(stack, "Fifo", fifo=True),
         on_success=sqs.Queue(stack, "Done"),
         enhanced_fan_out=True,
     )
@@ -438,12 +440,11 @@ def test_a_topic_failure_home_gets_publish_and_its_key(stack):
     assert allow(["kms:Decrypt", "kms:GenerateDataKey"], arn_of(stack, key)) in statements
 
 
-@pytest.mark.parametrize("kind", ["fifo-queue", "fifo-topic", "bucket", "function", "bus"])
-def test_failure_homes_other_than_standard_queues_and_topics_are_rejected(stack, kind):
+@pytest.mark.parametrize("kind", ["fifo-queue", "fifo-topic", "function", "bus"])
+def test_failure_homes_other_than_standard_queues_topics_and_buckets_are_rejected(stack, kind):
     targets = {
         "fifo-queue": lambda: sqs.Queue(stack, "Target", fifo=True),
         "fifo-topic": lambda: sns.Topic(stack, "Target", fifo=True),
-        "bucket": lambda: s3.Bucket(stack, "Target"),
         "function": lambda: make_function(stack, "Target"),
         "bus": lambda: events.EventBus(stack, "Target"),
     }
@@ -479,3 +480,127 @@ def test_an_alias_is_mapped_by_its_qualified_arn(stack):
     alias = lambda_.Alias(stack, "Live", alias_name="live", version=function.current_version)
     StreamConsumer(stack, "Consume", function=alias, source=make_stream(stack))
     assert mapping(stack)["FunctionName"] == {"Ref": ref(stack, alias)}
+
+
+# --- S3 failure homes, mapping metrics, aws-cdk destination objects ---------------------------------------
+
+
+def s3_home_statements(stack, bucket) -> list[dict]:
+    return [
+        allow("s3:PutObject", {"Fn::Join": ["", [arn_of(stack, bucket), "/*"]]}),
+        allow("s3:ListBucket", arn_of(stack, bucket)),
+    ]
+
+
+def test_a_failure_bucket_gets_put_object_and_list_bucket_only(stack):
+    function, stream = make_function(stack), make_stream(stack)
+    bucket = FailureBucket(stack, "Failures")
+    consumer = StreamConsumer(stack, "Consume", function=function, source=stream, on_failure=bucket)
+
+    assert consumer.failure_queue is None
+    assert mapping(stack)["DestinationConfig"] == {"OnFailure": {"Destination": arn_of(stack, bucket)}}
+    assert role_statements(stack, function) == [
+        allow(KINESIS_READ, arn_of(stack, stream)),
+        *s3_home_statements(stack, bucket),
+    ]
+    # The role's policy included: its s3:PutObject on <bucket>/* is acknowledged there, with its reason.
+    findings = nag_findings(stack)
+    assert [f for f in findings if f.path.startswith(("Orders/Consume", "Orders/Failures"))] == []
+    assert [f for f in findings if "Failures" in f.rule_id] == [], "the <bucket>/* grant is acknowledged"
+    assert lint_template(Template.from_stack(stack).to_json()) == []
+
+
+def test_a_bucket_with_a_customer_managed_key_adds_generate_data_key(stack):
+    function, key = make_function(stack), kms.Key(stack, "Key", enable_key_rotation=True)
+    bucket = FailureBucket(stack, "Failures", encryption_key=key)
+    StreamConsumer(stack, "Consume", function=function, source=make_table(stack), on_failure=bucket)
+    statements = role_statements(stack, function)
+    assert allow("kms:GenerateDataKey", arn_of(stack, key)) in statements
+    assert not any("kms:Decrypt" in str(statement["Action"]) for statement in statements)
+    assert not any(
+        "s3:GetObject" in str(statement["Action"]) or "s3:Delete" in str(statement["Action"])
+        for statement in statements
+    )
+
+
+def test_mapping_metrics_and_their_alarms(stack):
+    function = make_function(stack)
+    consumer = StreamConsumer(
+        stack, "Consume", function=function, source=make_stream(stack), on_failure=FailureBucket(stack, "Failures")
+    )
+    alarms = {alarm.node.id: alarm for alarm in consumer.alarms}
+    assert {"DroppedEventsAlarm", "FailureObjectsAlarm"} <= set(alarms)
+    template = Template.from_stack(stack)
+    mapping_id = stack.get_logical_id(consumer.event_source_mapping)
+    for alarm_id, metric in (
+        ("DroppedEventsAlarm", "DroppedEventCount"),
+        ("FailureObjectsAlarm", "OnFailureDestinationDeliveredEventCount"),
+    ):
+        assert alarms[alarm_id].metric.metric_name == metric
+        template.has_resource_properties(
+            "AWS::CloudWatch::Alarm",
+            {
+                "MetricName": metric,
+                "Namespace": "AWS/Lambda",
+                "Statistic": "Sum",
+                "Threshold": 1,
+                "ComparisonOperator": "GreaterThanOrEqualToThreshold",
+                "Dimensions": [{"Name": "EventSourceMappingUUID", "Value": {"Ref": mapping_id}}],
+                "TreatMissingData": "notBreaching",
+            },
+        )
+    assert "redrive --from s3://" in alarms["FailureObjectsAlarm"].node.default_child.alarm_description
+
+
+def test_without_alarms_no_mapping_metrics_are_bought(stack):
+    StreamConsumer(stack, "Consume", function=make_function(stack), source=make_stream(stack), alarms=False)
+    assert "MetricsConfig" not in mapping(stack)
+    assert Template.from_stack(stack).find_resources("AWS::CloudWatch::Alarm") == {}
+
+
+def test_a_queue_home_has_no_failure_objects_alarm_and_a_small_one_is_warned(stack):
+    small = sqs.Queue(stack, "Small", max_message_size_bytes=262_144, enforce_ssl=True)
+    consumer = StreamConsumer(
+        stack, "Consume", function=make_function(stack), source=make_stream(stack), on_failure=small
+    )
+    assert "FailureObjectsAlarm" not in {alarm.node.id for alarm in consumer.alarms}
+    warnings = Annotations.from_stack(stack).find_warning("/Orders/Consume", Match.string_like_regexp("1 MiB"))
+    assert len(warnings) == 1 and "MaximumMessageSize 262144 bytes" in warnings[0].entry.data
+
+
+def test_aws_cdk_destination_objects_are_unwrapped_and_granted_least_privilege(stack):
+    function, stream = make_function(stack), make_stream(stack)
+    bucket = FailureBucket(stack, "Failures")
+    StreamConsumer(
+        stack, "Consume", function=function, source=stream, on_failure=event_sources.S3OnFailureDestination(bucket)
+    )
+    assert mapping(stack)["DestinationConfig"] == {"OnFailure": {"Destination": arn_of(stack, bucket)}}
+    # aws-cdk's own S3OnFailureDestination would grant s3:GetObject*, s3:DeleteObject*, ... : we grant two actions.
+    assert role_statements(stack, function) == [
+        allow(KINESIS_READ, arn_of(stack, stream)),
+        *s3_home_statements(stack, bucket),
+    ]
+    # Nothing of the probe bind leaked into the app.
+    assert not [node for node in stack.node.find_all() if "Probe" in node.node.id]
+
+
+def test_a_fifo_queue_behind_sqs_dlq_is_still_rejected(stack):
+    [(setting, text)] = violations_of(
+        scope=stack,
+        id="Consume",
+        function=make_function(stack),
+        source=make_stream(stack),
+        on_failure=event_sources.SqsDlq(sqs.Queue(stack, "Target", fifo=True)),
+    )
+    assert setting == "on_failure" and "FIFO SQS queue Orders/Target (in SqsDlq)" in text
+
+
+def test_sns_dlq_gets_publish_and_the_topic_key(stack):
+    function, key = make_function(stack), kms.Key(stack, "Key", enable_key_rotation=True)
+    topic = sns.Topic(stack, "Failures", master_key=key)
+    StreamConsumer(
+        stack, "Consume", function=function, source=make_stream(stack), on_failure=event_sources.SnsDlq(topic)
+    )
+    statements = role_statements(stack, function)
+    assert allow("sns:Publish", {"Ref": ref(stack, topic)}) in statements
+    assert allow(["kms:Decrypt", "kms:GenerateDataKey"], arn_of(stack, key)) in statements

@@ -944,3 +944,21 @@ def test_a_simulation_that_cannot_run_leaves_the_grant_not_verified(account):
     report = verify_stack(STACK, TEMPLATE, account)
     assert report.drifts == []
     assert set(grant_checks(report).values()) == {(ABSENT, Outcome.NOT_VERIFIED)}
+
+
+def test_provisioned_pollers_are_compared_when_the_template_sets_them(account):
+    template = copy.deepcopy(TEMPLATE)
+    template["Resources"]["QueueMapping"]["Properties"].pop("ScalingConfig")
+    template["Resources"]["QueueMapping"]["Properties"]["ProvisionedPollerConfig"] = {
+        "MinimumPollers": 2,
+        "MaximumPollers": 20,
+    }
+    account.mappings["uuid-queue"].pop("ScalingConfig")
+    account.mappings["uuid-queue"]["ProvisionedPollerConfig"] = {"MinimumPollers": 2, "MaximumPollers": 50}
+    report = verify_stack(STACK, template, account)
+    assert [(c.logical_id, c.setting, c.expected, c.actual) for c in report.checks if c.drifted] == [
+        ("QueueMapping", "ProvisionedPollerConfig.MaximumPollers", 20, 50)
+    ]
+    assert outcome_of(report, "QueueMapping", "ProvisionedPollerConfig.MinimumPollers")[0].name == "MATCH"
+    # Without the setting in the template nothing is compared (AWS's defaults differ by source).
+    assert not [c for c in verify_stack(STACK, TEMPLATE, account).checks if c.setting.startswith("Provisioned")]

@@ -24,11 +24,11 @@ from constructs_lib.limits import (
     KINESIS_FAN_OUT_ACTIONS,
     KINESIS_READ_ACTIONS,
     KMS_READ_ACTIONS,
-    KMS_WRITE_ACTIONS,
     S3_BUCKET_ACTIONS,
     S3_OBJECT_ACTIONS,
     SQS_CONSUME_ACTIONS,
     DestinationKind,
+    kms_write_actions,
 )
 
 # A Lambda poller needs the full set, but one of them is enough to show the grant is there at all.
@@ -57,7 +57,7 @@ def _needs(view: TemplateView) -> Iterator[tuple[str, Grants, tuple[str, ...], s
         else:
             yield function_id, grants, DELIVERY_ACTIONS[target.kind], target.arn, what, False
         if target.key is not None:
-            yield function_id, grants, KMS_WRITE_ACTIONS, target.key, f"the KMS key of {what}", True
+            yield function_id, grants, kms_write_actions(target.kind), target.key, f"the KMS key of {what}", True
 
     for mapping in view.mappings:
         grants = grants_of(mapping.function_id) if mapping.function_id else None
@@ -104,7 +104,8 @@ def missing_permission(view: TemplateView) -> Iterator[tuple[str, str]]:
     Level.ERROR,
     explanation="A target or source encrypted with a customer-managed key needs the key too; aws-cdk forgets it "
     "for function DLQs (aws-cdk#33153), and Lambda then loses every message it tries to park.",
-    fix="Grant kms:GenerateDataKey and kms:Decrypt (targets) or kms:Decrypt (sources) on the key to the role.",
+    fix="Grant kms:GenerateDataKey and kms:Decrypt (SQS, SNS targets), kms:GenerateDataKey (S3 targets) or "
+    "kms:Decrypt (sources) on the key to the role.",
 )
 def missing_kms_permission(view: TemplateView) -> Iterator[tuple[str, str]]:
     yield from _missing(view, want_kms=True)

@@ -43,8 +43,8 @@ def stream_unbounded_retries(view: TemplateView) -> Iterator[tuple[str, str]]:
     "StreamNoFailureDestination",
     Level.ERROR,
     explanation="Without an on-failure destination, records that exhaust retries or age are dropped silently.",
-    fix="Set DestinationConfig.OnFailure to a standard SQS queue or SNS topic (StreamConsumer's default is a "
-    "FailureQueue).",
+    fix="Set DestinationConfig.OnFailure to an S3 bucket (it keeps the failed records themselves), a standard SQS "
+    "queue or SNS topic (StreamConsumer's default is a FailureQueue).",
 )
 def stream_no_failure_destination(view: TemplateView) -> Iterator[tuple[str, str]]:
     for mapping in view.mappings:

@@ -7,10 +7,13 @@ The CLI (``python -m constructs_lib.redrive --help``) is a thin front-end over :
     summary = redrive(failure_queue_url, QueueTarget(replay_queue_url), max_messages=100)
     print(summary.moved, summary.failed, summary.skipped)
 
+:func:`redrive_bucket` replays an S3 failure bucket (the objects hold the records themselves).
+
 Targets: :class:`QueueTarget` (SQS), :class:`StreamTarget` (Kinesis), :class:`FunctionTarget` (asynchronous
 invoke of a named function) and :class:`OriginalFunctionTarget` (the function an async record names).
 """
 
+from constructs_lib.redrive._bucket import REDRIVEN_TAG, AfterReplay, redrive_bucket
 from constructs_lib.redrive._core import (
     LAMBDA_DLQ_ATTRIBUTES,
     MessageResult,
@@ -34,6 +37,8 @@ from constructs_lib.redrive._targets import (
 
 __all__ = [
     "LAMBDA_DLQ_ATTRIBUTES",
+    "REDRIVEN_TAG",
+    "AfterReplay",
     "Delivery",
     "DeliveryReport",
     "FunctionTarget",
@@ -49,4 +54,5 @@ __all__ = [
     "fifo_id",
     "kinesis_partition_key",
     "redrive",
+    "redrive_bucket",
 ]

@@ -15,7 +15,9 @@ import sys
 from collections.abc import Sequence
 from typing import Any, TextIO
 
+from constructs_lib.limits import S3_FAILURE_OBJECT_PREFIX
 from constructs_lib.records import StreamKind
+from constructs_lib.redrive._bucket import AfterReplay, redrive_bucket
 from constructs_lib.redrive._core import MessageResult, Outcome, RedriveProgress, RedriveSummary, redrive
 from constructs_lib.redrive._targets import (
     FunctionTarget,
@@ -52,6 +54,11 @@ What each target accepts:
 Kinesis and DynamoDB batches are fetched from their stream first, which works only while the stream still
 keeps them (24 hours for DynamoDB Streams, the retention period for Kinesis).
 
+--from s3://BUCKET[/PREFIX] replays an S3 failure bucket of a Kinesis or DynamoDB Streams mapping instead
+(default prefix aws/lambda/): its objects hold the records themselves, nothing is fetched. An object is
+deleted (--after tag: tagged constructs-lib-redriven=true and kept) only once all its records were replayed;
+--to-function invokes the whole failed event, --to-original-function the function the record names.
+
 AWS credentials and region come from the usual places (environment, profile); AWS_ENDPOINT_URL points every
 client at another endpoint.
 """
@@ -63,7 +70,9 @@ def build_parser() -> argparse.ArgumentParser:
         description=DESCRIPTION,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
-    parser.add_argument("--from", dest="source", required=True, metavar="QUEUE_URL", help="the failure queue")
+    parser.add_argument(
+        "--from", dest="source", required=True, metavar="QUEUE_URL", help="the failure queue, or s3://BUCKET[/PREFIX]"
+    )
     target = parser.add_mutually_exclusive_group(required=True)
     target.add_argument("--to-queue", metavar="QUEUE_URL", help="send to this SQS queue")
     target.add_argument("--to-stream", metavar="STREAM", help="put to this Kinesis stream (name or ARN)")
@@ -96,6 +105,12 @@ def build_parser() -> argparse.ArgumentParser:
         default="auto",
         help="progress bar on stderr (default: auto, when stderr is a terminal)",
     )
+    parser.add_argument(
+        "--after",
+        choices=[after.value for after in AfterReplay],
+        default=AfterReplay.DELETE.value,
+        help="S3 source: what to do with a replayed object (default: delete)",
+    )
     parser.add_argument("-v", "--verbose", action="store_true", help="print one line per message")
     parser.add_argument("--json", action="store_true", help="print the summary as JSON")
     return parser
@@ -124,18 +139,32 @@ def main(argv: Sequence[str] | None = None, *, stdout: TextIO | None = None, std
 
     try:
         target = _make_target(args, region)
-        summary = redrive(
-            args.source,
-            target,
-            sqs_client=_default_client("sqs", region),
-            stream_client_factory=_stream_client,
-            max_messages=args.max,
-            dry_run=args.dry_run,
-            visibility_timeout=args.visibility_timeout,
-            wait_seconds=args.wait_seconds,
-            on_progress=progress.update if progress.enabled else None,
-            on_result=on_result,
-        )
+        if args.source.startswith("s3://"):
+            bucket, _, prefix = args.source.removeprefix("s3://").partition("/")
+            summary = redrive_bucket(
+                bucket,
+                target,
+                prefix=prefix or S3_FAILURE_OBJECT_PREFIX,
+                s3_client=_default_client("s3", region),
+                max_objects=args.max,
+                dry_run=args.dry_run,
+                after=args.after,
+                on_result=on_result,
+                on_progress=progress.update if progress.enabled else None,
+            )
+        else:
+            summary = redrive(
+                args.source,
+                target,
+                sqs_client=_default_client("sqs", region),
+                stream_client_factory=_stream_client,
+                max_messages=args.max,
+                dry_run=args.dry_run,
+                visibility_timeout=args.visibility_timeout,
+                wait_seconds=args.wait_seconds,
+                on_progress=progress.update if progress.enabled else None,
+                on_result=on_result,
+            )
     except Exception as error:  # a setup problem (no region, bad credentials...): a message, not a traceback
         progress.close()
         print(f"error: {type(error).__name__}: {error}", file=stderr)

@@ -281,6 +281,9 @@ def check_event_source_mapping(resource: StackResource, check: ResourceCheck, de
     check.compare("FilterCriteria", mapping.get("FilterCriteria"))
     check.compare("ScalingConfig.MaximumConcurrency", dig(mapping, "ScalingConfig.MaximumConcurrency"))
     check.compare("MetricsConfig.Metrics", dig(mapping, "MetricsConfig.Metrics"))
+    # Provisioned mode (SQS, Kafka): compared when the template sets it; AWS's defaults differ by source.
+    for poller_setting in ("ProvisionedPollerConfig.MinimumPollers", "ProvisionedPollerConfig.MaximumPollers"):
+        check.compare(poller_setting, dig(mapping, poller_setting), only_if_set=True)
     check.compare("StartingPosition", mapping.get("StartingPosition"), only_if_set=True)
     stream_defaults = {
         "BisectBatchOnFunctionError": limits.STREAM_DEFAULT_BISECT_BATCH_ON_ERROR,

@@ -24,6 +24,7 @@ from constructs_lib.errors import Violation, raise_if_any
 from constructs_lib.limits import (
     SQS_MAX_MESSAGE_BYTES,
     SQS_MAX_RETENTION_SECONDS,
+    UNRESOLVED,
     CheckedValue,
     Invalid,
     check_failure_queue_size,
@@ -168,12 +169,14 @@ class FailureQueue(sqs.Queue):
         """How long the queue keeps a failure record, in seconds (UNRESOLVED for a token)."""
 
         size = props["max_message_size_bytes"]
-        for warning in check_failure_queue_size(
-            size if isinstance(size, int) and not cdk.Token.is_unresolved(size) else None,
-            path=self.node.path,
-            setting="max_message_size_bytes",
-        ):
-            cdk.Annotations.of(self).add_warning_v2("constructs_lib:failure-queue:small-messages", str(warning))
+        # A plain int is never a token (CDK number tokens are floats), so no jsii round trip is needed to tell.
+        self.max_message_size_bytes: CheckedValue = size if isinstance(size, int) else UNRESOLVED
+        """The queue's MaximumMessageSize in bytes (UNRESOLVED for a token); its own warning covers a small one."""
+        if check_failure_queue_size(self.max_message_size_bytes, path="", setting=""):
+            for warning in check_failure_queue_size(
+                self.max_message_size_bytes, path=self.node.path, setting="max_message_size_bytes"
+            ):
+                cdk.Annotations.of(self).add_warning_v2("constructs_lib:failure-queue:small-messages", str(warning))
 
         if queue_props.get("dead_letter_queue") is None:
             reason = (

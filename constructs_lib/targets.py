@@ -343,6 +343,8 @@ def queue_size_warnings(target: Target | None, *, path: str, setting: str) -> li
     queue's size cannot be known and is not guessed)."""
     if target is None or target.kind is not DestinationKind.SQS_QUEUE or not isinstance(target.construct, sqs.Queue):
         return []
+    if hasattr(target.construct, "max_message_size_bytes"):  # a FailureQueue: it warned about its own size
+        return []
     cfn_queue = target.construct.node.default_child
     size = getattr(cfn_queue, "maximum_message_size", None)
     if not isinstance(size, int) or cdk.Token.is_unresolved(size):

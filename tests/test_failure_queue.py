@@ -93,3 +93,14 @@ def test_accepts_one_mib_messages_and_warns_below(stack):
     )
     assert [w.id for w in warnings] == [f"/{small.node.path}"]
     assert "1048576 bytes (1 MiB)" in warnings[0].entry.data and "262144" in warnings[0].entry.data
+
+
+def test_a_small_failure_queue_used_as_a_home_is_warned_about_once_by_itself(stack):
+    from constructs_lib import AsyncInvocation
+    from tests.test_async_invocation import make_function
+
+    small = FailureQueue(stack, "Small", max_message_size_bytes=262_144)
+    assert small.max_message_size_bytes == 262_144
+    AsyncInvocation(stack, "Async", function=make_function(stack), on_failure=small)
+    warnings = cdk.assertions.Annotations.from_stack(stack).find_warning("*", Match.string_like_regexp("1 MiB"))
+    assert [w.id for w in warnings] == ["/Orders/Small"]

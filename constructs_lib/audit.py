@@ -20,6 +20,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from constructs_lib._cli import AUDIT_SCRIPT, program_name
 from constructs_lib.checks import RULES, Finding, Level, run_checks
 from constructs_lib.checks.asynchronous import async_invoked_functions
 from constructs_lib.checks.template import (
@@ -423,7 +424,7 @@ def render_json(reports: Sequence[TemplateReport], problems: Sequence[str] = (),
 
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(
-        prog="python -m constructs_lib.audit",
+        prog=program_name(AUDIT_SCRIPT, "constructs_lib.audit"),
         description="Show the failure handling of every Lambda function in CloudFormation or SAM templates and "
         "check it. Exit code 0: no error-level finding; 1: at least one; 2: some input could not be read.",
     )

@@ -15,6 +15,7 @@ import sys
 from collections.abc import Sequence
 from typing import Any, Protocol, TextIO
 
+from constructs_lib._cli import REDRIVE_SCRIPT, program_name
 from constructs_lib.limits import S3_FAILURE_OBJECT_PREFIX
 from constructs_lib.records import StreamKind
 from constructs_lib.redrive._bucket import AfterReplay, redrive_bucket
@@ -66,7 +67,7 @@ client at another endpoint.
 
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
-        prog="python -m constructs_lib.redrive",
+        prog=program_name(REDRIVE_SCRIPT, "constructs_lib.redrive"),
         description=DESCRIPTION,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )

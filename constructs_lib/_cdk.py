@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import weakref
 from collections.abc import Callable
-from typing import Any
+from typing import Any, TypeGuard, cast
 
 import aws_cdk as cdk
 from constructs import IConstruct
@@ -51,7 +51,9 @@ def number_or_unresolved(value: Any) -> CheckedValue:
             f"a plain int or float (jsii cannot pass a {type(value).__name__} to CloudFormation; use int(...))",
             repr(value),
         )
-    return value
+    # A value of any other type is passed on for the range check to report as given (its repr, with the allowed
+    # range); CheckedValue (limits.py) does not name such values, hence the cast (as in checks.template.number).
+    return cast(CheckedValue, value)
 
 
 def seconds_or_unresolved(duration: cdk.Duration | None) -> CheckedValue:
@@ -81,7 +83,7 @@ def seconds_or_unresolved(duration: cdk.Duration | None) -> CheckedValue:
 _STRING_TOKEN_MARKER = "${Token["
 
 
-def is_resolved_str(value: str | None) -> bool:
+def is_resolved_str(value: str | None) -> TypeGuard[str]:
     return isinstance(value, str) and _STRING_TOKEN_MARKER not in value
 
 
@@ -109,7 +111,9 @@ def app_key(scope: IConstruct) -> str:
     key = _SCOPE_APPS.get(scope)
     if key is None:
         root = scope.node.root
-        key = _SCOPE_APPS[scope] = root.__jsii_ref__.ref
+        # The jsii runtime sets __jsii_ref__ on every object it creates; its generated types do not declare it.
+        jsii_ref: str = root.__jsii_ref__.ref  # type: ignore[attr-defined]
+        key = _SCOPE_APPS[scope] = jsii_ref
     return key
 
 

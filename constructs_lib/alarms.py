@@ -185,10 +185,13 @@ def queue_retention_seconds(queue: sqs.IQueue) -> CheckedValue:
     unknown (an imported queue), UNRESOLVED for a token."""
     if not isinstance(queue, sqs.Queue):
         return None
-    known = getattr(queue, "retention_seconds", None)  # a FailureQueue knows it without asking jsii
+    known: CheckedValue = getattr(queue, "retention_seconds", None)  # a FailureQueue knows it without asking jsii
     if known is not None:
         return known
-    value = queue.node.default_child.message_retention_period
+    cfn_queue = queue.node.default_child
+    if not isinstance(cfn_queue, sqs.CfnQueue):  # an sqs.Queue always has one
+        return None
+    value = cfn_queue.message_retention_period
     return SQS_DEFAULT_RETENTION_SECONDS if value is None else number_or_unresolved(value)
 
 
@@ -230,10 +233,10 @@ def queue_alarms(scope: Construct, queue: sqs.IQueue, *, id_prefix: str = "") ->
     queue's retention is unknown and taken as SQS's default of 4 days)."""
     path = path_of(queue)
     retention = queue_retention_seconds(queue)
-    known = isinstance(retention, int | float)
+    known = retention if isinstance(retention, int | float) else None
     age_threshold = oldest_message_threshold_seconds(retention)
-    retention_text = human_duration(retention if known else SQS_DEFAULT_RETENTION_SECONDS) + (
-        "" if known else " (assumed: SQS's default, the queue's own retention is not known here)"
+    retention_text = human_duration(known if known is not None else SQS_DEFAULT_RETENTION_SECONDS) + (
+        "" if known is not None else " (assumed: SQS's default, the queue's own retention is not known here)"
     )
     return [
         create_alarm(

@@ -7,6 +7,7 @@ from typing import Any
 
 import aws_cdk as cdk
 from aws_cdk import aws_cloudwatch as cloudwatch
+from aws_cdk import aws_kms as kms
 from aws_cdk import aws_lambda as lambda_
 from constructs import Construct, IConstruct
 
@@ -86,7 +87,9 @@ def _cdk_dead_letter(subject: FunctionSubject) -> Any | None:
 
 def _key_statements(target: Target) -> list[Any]:
     """The KMS statements of a target (aws-cdk already grants the delivery action of a DLQ it set)."""
-    key = target.construct.encryption_master_key if target.kind is DestinationKind.SQS_QUEUE else None
+    key: kms.IKey | None = None
+    if target.kind is DestinationKind.SQS_QUEUE:
+        key = getattr(target.construct, "encryption_master_key", None)
     if target.kind is DestinationKind.SNS_TOPIC:
         key = getattr(target.construct, "master_key", None)
     return list(kms_statements(key))
@@ -197,7 +200,7 @@ class AsyncInvocation(Construct):
         cdk_dlq_target: Target | None = None
         if subject is not None and dead_letter_queue is not None:
             violations += self._check_dead_letter_subject(scope, path, subject, dead_letter_queue, cdk_dead_letter)
-        elif cdk_dead_letter is not None:
+        elif subject is not None and cdk_dead_letter is not None:
             cdk_dlq_target, found = checked_target(
                 cdk_dead_letter,
                 "function.dead_letter_queue",
@@ -219,11 +222,16 @@ class AsyncInvocation(Construct):
             self.failure_queue = FailureQueue(self, "FailureQueue", alarms=alarms)
             failure_target = resolve_target(self.failure_queue)
 
-        destinations = {}
-        if success_target is not None:
-            destinations["on_success"] = lambda_.CfnEventInvokeConfig.OnSuccessProperty(destination=success_target.arn)
-        if failure_target is not None:
-            destinations["on_failure"] = lambda_.CfnEventInvokeConfig.OnFailureProperty(destination=failure_target.arn)
+        on_success_config = (
+            lambda_.CfnEventInvokeConfig.OnSuccessProperty(destination=success_target.arn)
+            if success_target is not None
+            else None
+        )
+        on_failure_config = (
+            lambda_.CfnEventInvokeConfig.OnFailureProperty(destination=failure_target.arn)
+            if failure_target is not None
+            else None
+        )
         self.event_invoke_config = lambda_.CfnEventInvokeConfig(
             self,
             "EventInvokeConfig",
@@ -231,11 +239,14 @@ class AsyncInvocation(Construct):
             qualifier=subject.qualifier,
             maximum_retry_attempts=retry_attempts,
             maximum_event_age_in_seconds=max_event_age.to_seconds() if max_event_age is not None else None,
-            destination_config=lambda_.CfnEventInvokeConfig.DestinationConfigProperty(**destinations)
-            if destinations
+            destination_config=lambda_.CfnEventInvokeConfig.DestinationConfigProperty(
+                on_success=on_success_config, on_failure=on_failure_config
+            )
+            if on_success_config is not None or on_failure_config is not None
             else None,
         )
         if dlq_target is not None:
+            assert subject.cfn_function is not None  # a dead-letter queue needs one: a violation above otherwise
             subject.cfn_function.dead_letter_config = lambda_.CfnFunction.DeadLetterConfigProperty(
                 target_arn=dlq_target.arn
             )

@@ -20,10 +20,12 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from constructs_lib._cli import AUDIT_SCRIPT, program_name
 from constructs_lib.checks import RULES, Finding, Level, run_checks
 from constructs_lib.checks.asynchronous import async_invoked_functions
 from constructs_lib.checks.template import (
     FUNCTION,
+    MappingView,
     TemplateView,
     as_list,
     as_mapping,
@@ -189,13 +191,15 @@ def describe_functions(view: TemplateView, names: Mapping[str, str] | None = Non
         for mapping in view.mappings:
             if mapping.function_id != function_id:
                 continue
-            report.related |= {mapping.logical_id, mapping.source_id} - {None}
+            report.related |= {i for i in (mapping.logical_id, mapping.source_id) if i is not None}
             report.settings += _mapping_settings(view, describe, mapping, report)
         reports.append(report)
     return reports
 
 
-def _mapping_settings(view: TemplateView, describe: Describer, mapping: Any, report: FunctionReport) -> list:
+def _mapping_settings(
+    view: TemplateView, describe: Describer, mapping: MappingView, report: FunctionReport
+) -> list[tuple[str, str]]:
     mapped = mapping.properties
     source = describe.display(mapping.source_id) if mapping.source_id else describe.value(mapped.get("EventSourceArn"))
     prefix = f"mapping {mapping.source or 'unknown'} {source}"
@@ -203,9 +207,8 @@ def _mapping_settings(view: TemplateView, describe: Describer, mapping: Any, rep
     rows = [(f"{prefix} batch size", batch)]
     response_types = mapped.get("FunctionResponseTypes") or []
     partial = "yes" if isinstance(response_types, list) and "ReportBatchItemFailures" in response_types else "no"
-    kind = {"Kinesis": "Kinesis stream", "DynamoDB": "DynamoDB stream", "SQS": "SQS queue"}.get(
-        mapping.source, "event source"
-    )
+    kinds = {"Kinesis": "Kinesis stream", "DynamoDB": "DynamoDB stream", "SQS": "SQS queue"}
+    kind = kinds.get(mapping.source, "event source") if mapping.source is not None else "event source"
     if mapping.is_stream:
         destination = _destination(mapped, "OnFailure")
         bisect = _yes_no(mapped.get("BisectBatchOnFunctionError"))
@@ -282,7 +285,11 @@ def alarms_by_resource(view: TemplateView, describe: Describer) -> dict[str, lis
                 if named is not None and label not in found.setdefault(named, []):
                     found[named].append(label)
                 # Deliveries to a mapping's failure home (an S3 bucket has no depth metric of its own) watch it.
-                home = homes.get(named) if metric_name == ESM_ON_FAILURE_DELIVERED_EVENT_COUNT else None
+                home = (
+                    homes.get(named)
+                    if named is not None and metric_name == ESM_ON_FAILURE_DELIVERED_EVENT_COUNT
+                    else None
+                )
                 if home is not None and label not in found.setdefault(home, []):
                     found[home].append(label)
     return found
@@ -417,7 +424,7 @@ def render_json(reports: Sequence[TemplateReport], problems: Sequence[str] = (),
 
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(
-        prog="python -m constructs_lib.audit",
+        prog=program_name(AUDIT_SCRIPT, "constructs_lib.audit"),
         description="Show the failure handling of every Lambda function in CloudFormation or SAM templates and "
         "check it. Exit code 0: no error-level finding; 1: at least one; 2: some input could not be read.",
     )

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import Any, Final, TypedDict, Unpack
+from typing import Any, Final, TypedDict, TypeGuard, Unpack
 
 import aws_cdk as cdk
 from aws_cdk import aws_cloudwatch as cloudwatch
@@ -71,7 +71,7 @@ def check_failure_home(
     return []
 
 
-def needs_queue_alarms(home: Any) -> bool:
+def needs_queue_alarms(home: Any) -> TypeGuard[sqs.IQueue]:
     """Whether a failure home is an SQS queue that is not a FailureQueue: a FailureQueue alarms on itself, any
     other queue gets its two queue alarms from the construct that sends failures to it."""
     return home is not None and has_member(home, "queue_arn") and not isinstance(home, FailureQueue)

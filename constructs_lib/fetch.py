@@ -133,7 +133,7 @@ class DynamoDBStreamRecord:
         """The record as a Lambda DynamoDB event carries it (``Records[i]``): timestamps in epoch seconds,
         binary attribute values (``B``, ``BS``; bytes from boto3) as base64 text, as in DynamoDB's JSON."""
         record = {key: _base64_binaries(value) for key, value in self.raw.items() if key != "dynamodb"}
-        stream_record = _base64_binaries(dict(self.raw.get("dynamodb", {})))
+        stream_record = _base64_mapping(self.raw.get("dynamodb", {}))
         created = stream_record.get("ApproximateCreationDateTime")
         if isinstance(created, dt.datetime):
             stream_record["ApproximateCreationDateTime"] = created.timestamp()
@@ -141,10 +141,14 @@ class DynamoDBStreamRecord:
 
     def lambda_keys(self) -> dict[str, Any]:
         """The item's key in DynamoDB JSON as the Lambda event carries it (binary values as base64 text)."""
-        return _base64_binaries(dict(self.keys))
+        return _base64_mapping(self.keys)
 
 
 StreamRecord = KinesisRecord | DynamoDBStreamRecord
+
+
+def _base64_mapping(value: Mapping[str, Any]) -> dict[str, Any]:
+    return {key: _base64_binaries(child) for key, child in value.items()}
 
 
 def _base64_binaries(value: Any) -> Any:
@@ -152,7 +156,7 @@ def _base64_binaries(value: Any) -> Any:
     if isinstance(value, bytes | bytearray):
         return base64.b64encode(value).decode("ascii")
     if isinstance(value, Mapping):
-        return {key: _base64_binaries(child) for key, child in value.items()}
+        return _base64_mapping(value)
     if isinstance(value, list | tuple | set | frozenset):
         return [_base64_binaries(child) for child in value]
     return value
@@ -284,7 +288,8 @@ class _KinesisShardReader(_ShardReader):
             ShardIteratorType=iterator_type,
             StartingSequenceNumber=sequence_number,
         )
-        return response["ShardIterator"]
+        shard_iterator: str = response["ShardIterator"]
+        return shard_iterator
 
     def page(self, iterator: str, limit: int) -> tuple[list[KinesisRecord], str | None, bool]:
         response = self.client.get_records(StreamARN=self.stream_arn, ShardIterator=iterator, Limit=limit)
@@ -321,7 +326,8 @@ class _DynamoDBShardReader(_ShardReader):
             ShardIteratorType=iterator_type,
             SequenceNumber=sequence_number,
         )
-        return response["ShardIterator"]
+        shard_iterator: str = response["ShardIterator"]
+        return shard_iterator
 
     def page(self, iterator: str, limit: int) -> tuple[list[DynamoDBStreamRecord], str | None, bool]:
         response = self.client.get_records(ShardIterator=iterator, Limit=limit)

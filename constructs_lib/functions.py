@@ -18,7 +18,7 @@ from typing import Any
 import aws_cdk as cdk
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_lambda as lambda_
-from constructs import Dependable, IConstruct
+from constructs import Construct, Dependable, IConstruct
 
 from constructs_lib._cdk import (
     ALIAS_GRANT,
@@ -99,11 +99,11 @@ class FunctionSubject:
         """Whether the execution role belongs to the stack `scope` is in."""
         ours = stack_of(scope)
         theirs = self._role_stack
-        return theirs is ours or theirs.node.path == ours.node.path
+        return theirs is not None and (theirs is ours or theirs.node.path == ours.node.path)
 
     @cached_property
-    def _role_stack(self) -> cdk.Stack:
-        return self.role.stack
+    def _role_stack(self) -> cdk.Stack | None:
+        return self.role.stack if self.role is not None else None
 
     def same_function(self, other: FunctionSubject) -> bool:
         """Whether both are the same underlying function, however each was referenced."""
@@ -120,7 +120,7 @@ class FunctionSubject:
 def _singleton_function(singleton: lambda_.SingletonFunction) -> lambda_.IFunction:
     """The Function a SingletonFunction stands for: a child of its stack named after the uuid."""
     found = cdk.Stack.of(singleton).node.try_find_child(singleton.construct_name)
-    return found if found is not None else singleton
+    return found if isinstance(found, lambda_.Function) else singleton
 
 
 def subject_of(function: Any) -> FunctionSubject | None:
@@ -196,7 +196,7 @@ def check_role(subject: FunctionSubject | None, grants_managed_elsewhere: Any, *
 
 
 def grant_statements(
-    scope: IConstruct,
+    scope: Construct,
     subject: FunctionSubject,
     statements: Sequence[iam.PolicyStatement],
     what: Callable[[], str],
@@ -216,7 +216,8 @@ def grant_statements(
             f"needs {', '.join(actions)} on {what()}."
         )
         return
-    if subject.role is None:  # a caller that did not check the role first (see `check_role`)
+    role = subject.role
+    if role is None:  # a caller that did not check the role first (see `check_role`)
         actions = sorted({action for statement in statements for action in statement.actions})
         cdk.Annotations.of(scope).add_warning_v2(
             "constructs_lib:function-without-role",
@@ -225,7 +226,8 @@ def grant_statements(
         )
         return
     if not subject.role_in_stack_of(scope):
-        policy = scope.node.try_find_child("RolePolicy") or iam.Policy(scope, "RolePolicy", roles=[subject.role])
+        found = scope.node.try_find_child("RolePolicy")
+        policy = found if isinstance(found, iam.Policy) else iam.Policy(scope, "RolePolicy", roles=[role])
         policy.add_statements(*statements)
     else:
         policy = None
@@ -241,7 +243,7 @@ def grant_statements(
 
 def _policy_resource(subject: FunctionSubject, policy: Any) -> Any:
     """The CfnPolicy holding the statements just added: `policy`, or the role's own (default) policy."""
-    if policy is None:
+    if policy is None and subject.role is not None:
         role = subject.role
         policy = role.node.try_find_child("DefaultPolicy") or next(
             (child for child in role.node.children if isinstance(child, iam.Policy)), None
@@ -272,12 +274,7 @@ def _acknowledge_alias_wildcards(
 ) -> None:
     """cdk-nag's AwsSolutions-IAM5 flags ``key/*``; acknowledged on the policy that holds the statement, for that
     resource only, with the true reason: KMS accepts no alias as Resource, the condition narrows it to the alias."""
-    if policy is None:
-        role = subject.role
-        policy = role.node.try_find_child("DefaultPolicy") or next(
-            (child for child in role.node.children if isinstance(child, iam.Policy)), None
-        )
-    resource = policy.node.default_child if policy is not None else None
+    resource = _policy_resource(subject, policy)
     if resource is None:
         return
     for wildcard, alias in alias_grants:

@@ -465,7 +465,6 @@ class KafkaConsumer(MappingAccessors, Construct):
     ) -> lambda_.CfnEventSourceMapping:
         poller_config = provisioned_poller_config
         mapping_class = lambda_.CfnEventSourceMapping
-        group_config = {"consumer_group_id": self.consumer_group_id}
         return mapping_class(
             self,
             "Mapping",
@@ -477,12 +476,12 @@ class KafkaConsumer(MappingAccessors, Construct):
             if bootstrap_servers is not None
             else None,
             amazon_managed_kafka_event_source_config=mapping_class.AmazonManagedKafkaEventSourceConfigProperty(
-                **group_config
+                consumer_group_id=self.consumer_group_id
             )
             if self.cluster_arn is not None
             else None,
             self_managed_kafka_event_source_config=mapping_class.SelfManagedKafkaEventSourceConfigProperty(
-                **group_config
+                consumer_group_id=self.consumer_group_id
             )
             if bootstrap_servers is not None
             else None,
@@ -890,7 +889,8 @@ def _cluster_arn(cluster: Any) -> str | None:
         return cluster
     for attribute in ("cluster_arn", "attr_arn"):
         if has_member(cluster, attribute):
-            return getattr(cluster, attribute)
+            arn: str = getattr(cluster, attribute)  # an MSK cluster's ARN (L2 cluster_arn, CfnCluster attr_arn)
+            return arn
     return None
 
 

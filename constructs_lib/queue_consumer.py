@@ -162,7 +162,9 @@ class QueueConsumer(MappingAccessors, Construct):
         owned = isinstance(queue, sqs.Queue)
         self.function = function
         self.queue = queue
-        self.dead_letter_queue: sqs.IQueue | None = queue.dead_letter_queue.queue if owned else None
+        # An owned queue without a redrive policy is a violation above.
+        redrive = queue.dead_letter_queue if isinstance(queue, sqs.Queue) else None
+        self.dead_letter_queue: sqs.IQueue | None = redrive.queue if redrive is not None else None
         for warning in warnings:
             cdk.Annotations.of(self).add_warning_v2("constructs_lib:queue:recommendation", str(warning))
         if not owned:
@@ -436,8 +438,11 @@ def _describe_value(value: Any) -> str:
     return getattr(value, "name", None) or repr(value)
 
 
-def _queue_visibility_timeout(queue: sqs.Queue) -> Any:
-    value = queue.node.default_child.visibility_timeout
+def _queue_visibility_timeout(queue: sqs.Queue) -> CheckedValue:
+    cfn_queue = queue.node.default_child
+    if not isinstance(cfn_queue, sqs.CfnQueue):  # an sqs.Queue always has one
+        return None
+    value = cfn_queue.visibility_timeout
     return SQS_DEFAULT_VISIBILITY_TIMEOUT_SECONDS if value is None else number_or_unresolved(value)
 
 

@@ -223,6 +223,7 @@ class StreamConsumer(MappingAccessors, Construct):
 
         self.stream_consumer: kinesis.CfnStreamConsumer | None = None
         if enhanced_fan_out:
+            assert source_info.stream_arn is not None  # Kinesis only, and a stream has an ARN: a violation otherwise
             self.stream_consumer = kinesis.CfnStreamConsumer(
                 self,
                 "StreamConsumer",

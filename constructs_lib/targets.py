@@ -18,7 +18,7 @@ import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from functools import cached_property
-from typing import Any
+from typing import Any, TypeGuard
 
 import aws_cdk as cdk
 from aws_cdk import aws_dynamodb as dynamodb
@@ -65,7 +65,7 @@ class Target:
     kind: DestinationKind
     arn: str
     fifo: bool | None
-    construct: IConstruct
+    construct: IConstruct | _ArnOnly
     statements: tuple[iam.PolicyStatement, ...] = field(repr=False)
 
     def describe(self) -> str:
@@ -74,7 +74,8 @@ class Target:
 
     @cached_property
     def _description(self) -> str:
-        return f"{self.kind} {path_of(self.construct)}"
+        construct = self.construct
+        return f"{self.kind} {construct.path if isinstance(construct, _ArnOnly) else path_of(construct)}"
 
 
 def _allow(actions: tuple[str, ...] | list[str], *resources: str) -> iam.PolicyStatement:
@@ -121,7 +122,7 @@ def customer_managed_key(key: kms.IKey | None) -> KeyGrant | None:
     key_arn = key.key_arn
     match = _KMS_ALIAS_ARN.match(key_arn) if is_resolved_str(key_arn) else None
     alias_name = match["alias"] if match is not None else None
-    if alias_name is None and has_member(key, "alias_name"):  # Alias.from_alias_name / from_alias_attributes
+    if alias_name is None and _is_alias(key):  # Alias.from_alias_name / from_alias_attributes
         alias_name = key.alias_name
         if not is_resolved_str(alias_name):
             return KeyGrant(key_arn)  # an alias name known only at deploy time: granted as given
@@ -139,12 +140,17 @@ def customer_managed_key(key: kms.IKey | None) -> KeyGrant | None:
     return KeyGrant(wildcard, alias_name)
 
 
+def _is_alias(key: kms.IKey) -> TypeGuard[kms.IAlias]:
+    """An alias passed where a key is taken (an IAlias is an IKey), known by its ``alias_name``."""
+    return has_member(key, "alias_name")
+
+
 def is_aws_managed_key(key: kms.IKey | None, service: str) -> bool:
     """Whether `key` is the AWS managed key of `service` (``alias/aws/<service>``), by its alias or alias ARN."""
     if key is None or isinstance(key, kms.Key):
         return False
     names = [key.key_arn]
-    if has_member(key, "alias_name") and not isinstance(key, kms.Alias):
+    if _is_alias(key) and not isinstance(key, kms.Alias):
         names.append(key.alias_name)
     return any(is_resolved_str(name) and name.endswith(f"alias/aws/{service}") for name in names)
 
@@ -158,7 +164,7 @@ def kms_statements(
     return (grant.statement(actions),) if grant is not None else ()
 
 
-def is_fifo(obj: Any, *, owned: bool, name: str) -> bool | None:
+def is_fifo(obj: sqs.IQueue | sns.ITopic, *, owned: bool, name: str) -> bool | None:
     """FIFO-ness as aws-cdk knows it: the ``fifo`` of an owned queue or topic; for an import, its ``fifo``
     (``from_queue_attributes(fifo=True)``) or a ``.fifo`` name suffix. None when it cannot be known (an import
     from a token ARN without ``fifo``)."""

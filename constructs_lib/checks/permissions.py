@@ -46,8 +46,10 @@ def _needs(view: TemplateView) -> Iterator[tuple[str, Grants, tuple[str, ...], s
 
     for destination in destinations(view):
         function_id = destination.function_id
+        if not function_id:
+            continue
         target = view.target(destination.value)
-        grants = grants_of(function_id) if function_id else None
+        grants = grants_of(function_id)
         if grants is None or target is None or target.kind is None:
             continue
         what = f"{target.describe()} ({destination.role} of {destination.owner})"
@@ -60,20 +62,24 @@ def _needs(view: TemplateView) -> Iterator[tuple[str, Grants, tuple[str, ...], s
             yield function_id, grants, kms_write_actions(target.kind), target.key, f"the KMS key of {what}", True
 
     for mapping in view.mappings:
-        grants = grants_of(mapping.function_id) if mapping.function_id else None
+        function_id = mapping.function_id
+        if not function_id:
+            continue
+        grants = grants_of(function_id)
         if grants is None or mapping.source is None or mapping.source_arn is None:
             continue
         what = f"the {mapping.source} source of {mapping.logical_id}"
         source_arn = mapping.source_arn
         if view.type_of(mapping.source_id) == STREAM_CONSUMER:
-            yield mapping.function_id, grants, KINESIS_FAN_OUT_ACTIONS, source_arn, what, False
-            source_arn = view.render(view.properties(mapping.source_id).get("StreamARN"))
-            if source_arn is None:
+            yield function_id, grants, KINESIS_FAN_OUT_ACTIONS, source_arn, what, False
+            stream_arn = view.render(view.properties(mapping.source_id).get("StreamARN"))
+            if stream_arn is None:
                 continue
-        yield mapping.function_id, grants, READ_ACTIONS[mapping.source], source_arn, what, False
+            source_arn = stream_arn
+        yield function_id, grants, READ_ACTIONS[mapping.source], source_arn, what, False
         key = view.source_key(mapping)
         if key is not None:
-            yield mapping.function_id, grants, KMS_READ_ACTIONS, key, f"the KMS key of {what}", True
+            yield function_id, grants, KMS_READ_ACTIONS, key, f"the KMS key of {what}", True
 
 
 def _missing(view: TemplateView, want_kms: bool) -> Iterator[tuple[str, str]]:

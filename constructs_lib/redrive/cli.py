@@ -13,8 +13,9 @@ import json
 import re
 import sys
 from collections.abc import Sequence
-from typing import Any, TextIO
+from typing import Any, Protocol, TextIO
 
+from constructs_lib._cli import REDRIVE_SCRIPT, program_name
 from constructs_lib.limits import S3_FAILURE_OBJECT_PREFIX
 from constructs_lib.records import StreamKind
 from constructs_lib.redrive._bucket import AfterReplay, redrive_bucket
@@ -66,7 +67,7 @@ client at another endpoint.
 
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
-        prog="python -m constructs_lib.redrive",
+        prog=program_name(REDRIVE_SCRIPT, "constructs_lib.redrive"),
         description=DESCRIPTION,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
@@ -179,7 +180,7 @@ def main(argv: Sequence[str] | None = None, *, stdout: TextIO | None = None, std
     return EXIT_SKIPPED if summary.left_in_queue else EXIT_OK
 
 
-def print_summary(summary: RedriveSummary, source: str, target: str, stream: TextIO) -> None:
+def print_summary(summary: RedriveSummary, source: str, target: str, stream: TextOut) -> None:
     """The human-readable end-of-run report: counts, then every failed or skipped message and why."""
     verb = "would move" if summary.dry_run else "moved"
     dry_run_note = " (dry run: nothing sent, nothing deleted)" if summary.dry_run else ""
@@ -259,6 +260,12 @@ def summary_as_dict(summary: RedriveSummary, source: str, target: str) -> dict[s
     }
 
 
+class TextOut(Protocol):
+    """What the reports are printed to: a text stream, or a `_PrintableStream` wrapping one."""
+
+    def write(self, text: str, /) -> int: ...
+
+
 class _PrintableStream:
     """Writes text that may quote message contents: a lone surrogate is printed as its escape, not a crash."""
 
@@ -311,7 +318,7 @@ class ProgressBar:
 class _ResultPrinter:
     """Prints one line per settled message (dry runs and --verbose)."""
 
-    def __init__(self, stream: TextIO, *, dry_run: bool, verbose: bool, quiet: bool) -> None:
+    def __init__(self, stream: TextOut, *, dry_run: bool, verbose: bool, quiet: bool) -> None:
         self.stream = stream
         self.dry_run = dry_run
         self.enabled = verbose and not quiet

@@ -17,6 +17,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import TextIO
 
+from constructs_lib._cli import VERIFY_SCRIPT, program_name
 from constructs_lib.verify.compare import verify_stack
 from constructs_lib.verify.deployed import StackNotReadable
 from constructs_lib.verify.model import Report, render_json, render_text
@@ -27,7 +28,7 @@ EXIT_OK, EXIT_DRIFT, EXIT_UNREADABLE = 0, 1, 2
 
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
-        prog="python -m constructs_lib.verify",
+        prog=program_name(VERIFY_SCRIPT, "constructs_lib.verify"),
         description="Compare the failure handling of a deployed CloudFormation stack with its template.",
     )
     parser.add_argument("--stack", required=True, help="the deployed stack's name (or id)")

@@ -95,6 +95,34 @@ def _key_statements(target: Target) -> list[Any]:
     return list(kms_statements(key))
 
 
+def _failure_homes(on_failure_home: Any, dead_letter_home: Any, own_queue: Any = None) -> list[tuple[str, Any]]:
+    """The failure homes given (not the construct's own FailureQueue), each once, with its alarm id prefix."""
+    homes: list[tuple[str, Any]] = []
+    for prefix, home in (("OnFailure", on_failure_home), ("DeadLetterQueue", dead_letter_home)):
+        if home is not None and home is not own_queue and not any(home is seen for _, seen in homes):
+            homes.append((prefix, home))
+    return homes
+
+
+def planned_async_alarm_ids(
+    *, alarms: object, has_destination: bool, on_failure_home: Any, dead_letter_home: Any
+) -> list[str]:
+    """The ids of the alarms an AsyncInvocation creates itself (a FailureQueue's own alarms are not among them):
+    `has_destination` when an on-success or on-failure destination is set (a new FailureQueue counts);
+    `on_failure_home` is the given on-failure destination, None for a new FailureQueue."""
+    if alarms is not True:
+        return []
+    ids = ["EventsDroppedAlarm", "EventAgeAlarm"]
+    if has_destination:
+        ids.append("DestinationDeliveryFailuresAlarm")
+    if dead_letter_home is not None:
+        ids.append("DeadLetterErrorsAlarm")
+    for prefix, home in _failure_homes(on_failure_home, dead_letter_home):
+        if needs_queue_alarms(home):
+            ids += alarm_lib.queue_alarm_ids(prefix)
+    return ids
+
+
 class AsyncInvocation(Construct):
     """Asynchronous invocation of a function, with every failure given a home.
 
@@ -208,12 +236,21 @@ class AsyncInvocation(Construct):
                 setting=f"dead-letter queue of {subject.describe()} (set through aws-cdk)",
             )
             violations += found
+        planned_alarm_ids = planned_async_alarm_ids(
+            alarms=alarms,
+            has_destination=success_target is not None
+            or failure_target is not None
+            or (on_failure is DEFAULT_FAILURE_QUEUE and not discard_failures),
+            on_failure_home=failure_target.construct if failure_target is not None else None,
+            dead_letter_home=dlq_target.construct if dlq_target is not None else cdk_dead_letter,
+        )
+        violations += alarm_lib.check_threshold_ids(alarm_thresholds, planned_alarm_ids, path=path)
         raise_if_any(violations)
         assert subject is not None  # a missing subject is a violation above
 
         super().__init__(scope, id)
         remember_stack(self, scope)
-        alarm_lib.use_alarm_thresholds(self, alarm_thresholds)
+        alarm_lib.use_alarm_thresholds(self, alarm_thresholds, planned_alarm_ids)
         _configurations(scope).append((subject, self))
         self.function = function
         self.qualifier = subject.qualifier
@@ -280,7 +317,7 @@ class AsyncInvocation(Construct):
         self.alarms: list[cloudwatch.Alarm] = []
         if alarms:
             self.alarms = self._create_alarms(subject, seconds_or_unresolved(max_event_age))
-        alarm_lib.check_thresholds_used(self)
+        alarm_lib.confirm_planned_alarms(self)
 
     def add_alarm_action(self, *actions: Any) -> None:
         """Attach each action (an ``sns.ITopic`` or a ``cloudwatch.IAlarmAction``) to every alarm in ``.alarms``."""
@@ -347,13 +384,8 @@ class AsyncInvocation(Construct):
                     "exists, is not FIFO and that the function's role may write to it and use its KMS key.",
                 )
             )
-        plain_queues = {"OnFailure": self.on_failure_target.construct if self.on_failure_target else None}
-        plain_queues["DeadLetterQueue"] = dead_letter_home
-        seen: set[int] = set()
-        for prefix, home in plain_queues.items():
-            if home is None or home is self.failure_queue or id(home) in seen:
-                continue
-            seen.add(id(home))
+        on_failure_home = self.on_failure_target.construct if self.on_failure_target else None
+        for prefix, home in _failure_homes(on_failure_home, dead_letter_home, self.failure_queue):
             if needs_queue_alarms(home):
                 created += alarm_lib.queue_alarms(self, home, id_prefix=prefix)
             else:

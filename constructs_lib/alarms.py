@@ -210,6 +210,9 @@ def create_alarm(
     """One alarm: the metric at or above `threshold` in one evaluation period (each watched condition is already
     a problem when seen once). The name is left to CloudFormation. A threshold the construct was given in its
     ``alarm_thresholds`` for this id replaces `threshold`, and the description says so."""
+    planned = _PLANNED_ALARM_IDS.get(scope)
+    if planned is None or id not in planned:  # the plan checked the thresholds' ids: it must match what is made
+        raise AssertionError(f"{scope.node.path}: alarm {id!r} is not among the planned alarm ids {planned}")
     _CREATED_ALARM_IDS.setdefault(scope, []).append(id)
     given = _given_thresholds(scope).get(id)
     if given is not None:
@@ -227,11 +230,17 @@ def create_alarm(
     )
 
 
+def queue_alarm_ids(id_prefix: str = "") -> list[str]:
+    """The ids of the two alarms ``queue_alarms`` makes of a queue."""
+    return [f"{id_prefix}MessagesWaitingAlarm", f"{id_prefix}OldestMessageAgeAlarm"]
+
+
 def queue_alarms(scope: Construct, queue: sqs.IQueue, *, id_prefix: str = "") -> list[cloudwatch.Alarm]:
     """The two alarms of a queue that holds failed records: something is waiting in it (at least 1 visible
     message), and its oldest message is about to be deleted (80 % of the queue's retention; an imported
     queue's retention is unknown and taken as SQS's default of 4 days)."""
     path = path_of(queue)
+    messages_waiting_id, oldest_message_age_id = queue_alarm_ids(id_prefix)
     retention = queue_retention_seconds(queue)
     known = retention if isinstance(retention, int | float) else None
     age_threshold = oldest_message_threshold_seconds(retention)
@@ -241,7 +250,7 @@ def queue_alarms(scope: Construct, queue: sqs.IQueue, *, id_prefix: str = "") ->
     return [
         create_alarm(
             scope,
-            f"{id_prefix}MessagesWaitingAlarm",
+            messages_waiting_id,
             metric=queue_visible_messages(queue),
             threshold=1,
             description=f"Failed records are waiting in the SQS queue {path}: find the cause, fix it, then redrive "
@@ -249,7 +258,7 @@ def queue_alarms(scope: Construct, queue: sqs.IQueue, *, id_prefix: str = "") ->
         ),
         create_alarm(
             scope,
-            f"{id_prefix}OldestMessageAgeAlarm",
+            oldest_message_age_id,
             metric=queue_oldest_message_age(queue),
             threshold=age_threshold,
             description=f"The oldest failed record in the SQS queue {path} is {human_duration(age_threshold)} old, "
@@ -262,6 +271,7 @@ def queue_alarms(scope: Construct, queue: sqs.IQueue, *, id_prefix: str = "") ->
 _GIVEN_THRESHOLDS: weakref.WeakKeyDictionary[IConstruct, dict[str, Number]] = weakref.WeakKeyDictionary()
 # The ids of the alarms each scope created, known in Python: no construct tree read (a jsii round trip each).
 _CREATED_ALARM_IDS: weakref.WeakKeyDictionary[IConstruct, list[str]] = weakref.WeakKeyDictionary()
+_PLANNED_ALARM_IDS: weakref.WeakKeyDictionary[IConstruct, list[str]] = weakref.WeakKeyDictionary()
 
 
 def _given_thresholds(scope: IConstruct) -> dict[str, Number]:
@@ -282,31 +292,37 @@ def check_alarm_thresholds(thresholds: object, *, path: str) -> list[Violation]:
     ]
 
 
-def use_alarm_thresholds(scope: IConstruct, thresholds: Mapping[str, Number] | None) -> None:
-    """Remember the (checked) thresholds for the alarms `scope` creates with ``create_alarm``."""
+def check_threshold_ids(thresholds: object, planned: Sequence[str], *, path: str) -> list[Violation]:
+    """An id in ``alarm_thresholds`` that names none of the `planned` alarm ids (what the construct's checked
+    settings will create) is a violation, found before anything is created: the threshold would change nothing."""
+    if not isinstance(thresholds, Mapping):
+        return []  # None, or a wrong type that ``check_alarm_thresholds`` reports
+    own = sorted(planned)
+    return [
+        Violation(
+            path,
+            f"alarm_thresholds[{key!r}]",
+            "the id of an alarm of this construct: " + (", ".join(own) or "none (alarms=False)"),
+            str(key),
+        )
+        for key in sorted(set(thresholds) - set(own), key=str)
+    ]
+
+
+def use_alarm_thresholds(scope: IConstruct, thresholds: Mapping[str, Number] | None, planned: Sequence[str]) -> None:
+    """Remember the (checked) thresholds and the planned alarm ids for the alarms `scope` creates with
+    ``create_alarm``, which refuses an id that was not planned."""
+    _PLANNED_ALARM_IDS[scope] = list(planned)
     if thresholds:
         _GIVEN_THRESHOLDS[scope] = dict(thresholds)
 
 
-def check_thresholds_used(scope: IConstruct) -> None:
-    """An id in ``alarm_thresholds`` that names none of the alarms `scope` created is a ValidationError: the
-    threshold would silently change nothing."""
-    given = _given_thresholds(scope)
-    if not given:
-        return
-    own = sorted(_CREATED_ALARM_IDS.get(scope, []))
-    unknown = sorted(set(given) - set(own))
-    raise_if_any(
-        [
-            Violation(
-                scope.node.path,
-                f"alarm_thresholds[{key!r}]",
-                "the id of an alarm of this construct: " + (", ".join(own) or "none (alarms=False)"),
-                key,
-            )
-            for key in unknown
-        ]
-    )
+def confirm_planned_alarms(scope: IConstruct) -> None:
+    """Every planned alarm was created: the plan the thresholds were checked against is what exists."""
+    planned = sorted(_PLANNED_ALARM_IDS.get(scope, []))
+    created = sorted(_CREATED_ALARM_IDS.get(scope, []))
+    if planned != created:
+        raise AssertionError(f"{scope.node.path}: planned alarm ids {planned}, created {created}")
 
 
 def check_alarms_flag(alarms: Any, *, path: str) -> list[Violation]:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
+from dataclasses import dataclass
 from typing import Any
 
 import aws_cdk as cdk
@@ -95,6 +96,47 @@ def _key_statements(target: Target) -> list[Any]:
     return list(kms_statements(key))
 
 
+def _failure_homes(on_failure_home: Any, dead_letter_home: Any, own_queue: Any = None) -> list[tuple[str, Any]]:
+    """The failure homes given (not the construct's own FailureQueue), each once, with its alarm id prefix."""
+    homes: list[tuple[str, Any]] = []
+    for prefix, home in (("OnFailure", on_failure_home), ("DeadLetterQueue", dead_letter_home)):
+        if home is not None and home is not own_queue and not any(home is seen for _, seen in homes):
+            homes.append((prefix, home))
+    return homes
+
+
+def planned_async_alarm_ids(
+    *, alarms: object, has_destination: bool, on_failure_home: Any, dead_letter_home: Any
+) -> list[str]:
+    """The ids of the alarms an AsyncInvocation creates itself (a FailureQueue's own alarms are not among them):
+    `has_destination` when an on-success or on-failure destination is set (a new FailureQueue counts);
+    `on_failure_home` is the given on-failure destination, None for a new FailureQueue."""
+    if alarms is not True:
+        return []
+    ids = ["EventsDroppedAlarm", "EventAgeAlarm"]
+    if has_destination:
+        ids.append("DestinationDeliveryFailuresAlarm")
+    if dead_letter_home is not None:
+        ids.append("DeadLetterErrorsAlarm")
+    for prefix, home in _failure_homes(on_failure_home, dead_letter_home):
+        if needs_queue_alarms(home):
+            ids += alarm_lib.queue_alarm_ids(prefix)
+    return ids
+
+
+@dataclass(frozen=True)
+class _Checked:
+    """What validation found, as plain values for the steps after it."""
+
+    subject: FunctionSubject
+    success_target: Target | None
+    failure_target: Target | None
+    dlq_target: Target | None
+    cdk_dead_letter: Any | None
+    cdk_dlq_target: Target | None
+    planned_alarm_ids: list[str]
+
+
 class AsyncInvocation(Construct):
     """Asynchronous invocation of a function, with every failure given a home.
 
@@ -163,6 +205,68 @@ class AsyncInvocation(Construct):
         grants_managed_elsewhere: bool = False,
     ) -> None:
         path = child_path(scope, id)
+        checked = self._validate(
+            scope,
+            path,
+            function=function,
+            retry_attempts=retry_attempts,
+            max_event_age=max_event_age,
+            on_success=on_success,
+            on_failure=on_failure,
+            dead_letter_queue=dead_letter_queue,
+            discard_failures=discard_failures,
+            alarms=alarms,
+            alarm_thresholds=alarm_thresholds,
+            grants_managed_elsewhere=grants_managed_elsewhere,
+        )
+        subject = checked.subject
+
+        super().__init__(scope, id)
+        remember_stack(self, scope)
+        alarm_lib.use_alarm_thresholds(self, alarm_thresholds, checked.planned_alarm_ids)
+        _configurations(scope).append((subject, self))
+        self.function = function
+        self.qualifier = subject.qualifier
+        self.failure_queue: FailureQueue | None = None
+        failure_target = checked.failure_target
+        if on_failure is DEFAULT_FAILURE_QUEUE and not discard_failures:
+            self.failure_queue = FailureQueue(self, "FailureQueue", alarms=alarms)
+            failure_target = resolve_target(self.failure_queue)
+        self.on_success_target = checked.success_target
+        self.on_failure_target = failure_target
+        self.dead_letter_target = checked.dlq_target
+        self._dead_letter_home_set_by_cdk = checked.cdk_dead_letter
+        self.event_invoke_config = self._configure(subject, retry_attempts=retry_attempts, max_event_age=max_event_age)
+        self._annotate()
+        self._grant(subject, checked.cdk_dlq_target, grants_managed_elsewhere=grants_managed_elsewhere)
+        self.alarms: list[cloudwatch.Alarm] = []
+        if alarms:
+            self.alarms = self._create_alarms(subject, seconds_or_unresolved(max_event_age))
+        alarm_lib.confirm_planned_alarms(self)
+
+    def add_alarm_action(self, *actions: Any) -> None:
+        """Attach each action (an ``sns.ITopic`` or a ``cloudwatch.IAlarmAction``) to every alarm in ``.alarms``."""
+        alarm_lib.add_alarm_actions(self, self.alarms, actions)
+
+    # --- steps ------------------------------------------------------------------------------------------
+
+    def _validate(
+        self,
+        scope: Construct,
+        path: str,
+        *,
+        function: Any,
+        retry_attempts: Any,
+        max_event_age: Any,
+        on_success: Any,
+        on_failure: Any,
+        dead_letter_queue: Any,
+        discard_failures: Any,
+        alarms: Any,
+        alarm_thresholds: Any,
+        grants_managed_elsewhere: Any,
+    ) -> _Checked:
+        """Every violation at once, raised before any resource exists."""
         subject = subject_of(function)
         violations = self._check_function(scope, path, function, subject)
         violations += check_role(subject, grants_managed_elsewhere, path=path)
@@ -208,20 +312,36 @@ class AsyncInvocation(Construct):
                 setting=f"dead-letter queue of {subject.describe()} (set through aws-cdk)",
             )
             violations += found
+        planned_alarm_ids = planned_async_alarm_ids(
+            alarms=alarms,
+            has_destination=success_target is not None
+            or failure_target is not None
+            or (on_failure is DEFAULT_FAILURE_QUEUE and not discard_failures),
+            on_failure_home=failure_target.construct if failure_target is not None else None,
+            dead_letter_home=dlq_target.construct if dlq_target is not None else cdk_dead_letter,
+        )
+        violations += alarm_lib.check_threshold_ids(alarm_thresholds, planned_alarm_ids, path=path)
         raise_if_any(violations)
         assert subject is not None  # a missing subject is a violation above
+        return _Checked(
+            subject=subject,
+            success_target=success_target,
+            failure_target=failure_target,
+            dlq_target=dlq_target,
+            cdk_dead_letter=cdk_dead_letter,
+            cdk_dlq_target=cdk_dlq_target,
+            planned_alarm_ids=planned_alarm_ids,
+        )
 
-        super().__init__(scope, id)
-        remember_stack(self, scope)
-        alarm_lib.use_alarm_thresholds(self, alarm_thresholds)
-        _configurations(scope).append((subject, self))
-        self.function = function
-        self.qualifier = subject.qualifier
-        self.failure_queue: FailureQueue | None = None
-        if on_failure is DEFAULT_FAILURE_QUEUE and not discard_failures:
-            self.failure_queue = FailureQueue(self, "FailureQueue", alarms=alarms)
-            failure_target = resolve_target(self.failure_queue)
-
+    def _configure(
+        self, subject: FunctionSubject, *, retry_attempts: int | None, max_event_age: cdk.Duration | None
+    ) -> lambda_.CfnEventInvokeConfig:
+        """The function's asynchronous invocation settings and destinations, and its dead-letter queue."""
+        success_target, failure_target, dlq_target = (
+            self.on_success_target,
+            self.on_failure_target,
+            self.dead_letter_target,
+        )
         on_success_config = (
             lambda_.CfnEventInvokeConfig.OnSuccessProperty(destination=success_target.arn)
             if success_target is not None
@@ -232,7 +352,7 @@ class AsyncInvocation(Construct):
             if failure_target is not None
             else None
         )
-        self.event_invoke_config = lambda_.CfnEventInvokeConfig(
+        event_invoke_config = lambda_.CfnEventInvokeConfig(
             self,
             "EventInvokeConfig",
             function_name=subject.base.function_name,
@@ -250,9 +370,15 @@ class AsyncInvocation(Construct):
             subject.cfn_function.dead_letter_config = lambda_.CfnFunction.DeadLetterConfigProperty(
                 target_arn=dlq_target.arn
             )
-        self.on_success_target = success_target
-        self.on_failure_target = failure_target
-        self.dead_letter_target = dlq_target
+        return event_invoke_config
+
+    def _annotate(self) -> None:
+        """Warnings and notes about the homes: small queue messages, SNS payloads."""
+        success_target, failure_target, dlq_target = (
+            self.on_success_target,
+            self.on_failure_target,
+            self.dead_letter_target,
+        )
         for setting, target in (("on_failure", failure_target), ("dead_letter_queue", dlq_target)):
             for warning in queue_size_warnings(target, path=self.node.path, setting=setting):
                 cdk.Annotations.of(self).add_warning_v2("constructs_lib:async:small-messages", str(warning))
@@ -260,8 +386,12 @@ class AsyncInvocation(Construct):
             note = sns_payload_note(target, path=self.node.path, setting=setting)
             if note is not None:
                 cdk.Annotations.of(self).add_info(note)
-        self._dead_letter_home_set_by_cdk = cdk_dead_letter
-        for target in (success_target, failure_target, dlq_target):
+
+    def _grant(
+        self, subject: FunctionSubject, cdk_dlq_target: Target | None, *, grants_managed_elsewhere: bool
+    ) -> None:
+        """The function's role may write to every home and use its KMS key (also one aws-cdk set)."""
+        for target in (self.on_success_target, self.on_failure_target, self.dead_letter_target):
             if target is not None:
                 grant_statements(
                     self, subject, target.statements, target.describe, grants_managed_elsewhere=grants_managed_elsewhere
@@ -276,15 +406,6 @@ class AsyncInvocation(Construct):
                     cdk_dlq_target.describe,
                     grants_managed_elsewhere=grants_managed_elsewhere,
                 )
-
-        self.alarms: list[cloudwatch.Alarm] = []
-        if alarms:
-            self.alarms = self._create_alarms(subject, seconds_or_unresolved(max_event_age))
-        alarm_lib.check_thresholds_used(self)
-
-    def add_alarm_action(self, *actions: Any) -> None:
-        """Attach each action (an ``sns.ITopic`` or a ``cloudwatch.IAlarmAction``) to every alarm in ``.alarms``."""
-        alarm_lib.add_alarm_actions(self, self.alarms, actions)
 
     # --- alarms ------------------------------------------------------------------------------------------
 
@@ -347,13 +468,8 @@ class AsyncInvocation(Construct):
                     "exists, is not FIFO and that the function's role may write to it and use its KMS key.",
                 )
             )
-        plain_queues = {"OnFailure": self.on_failure_target.construct if self.on_failure_target else None}
-        plain_queues["DeadLetterQueue"] = dead_letter_home
-        seen: set[int] = set()
-        for prefix, home in plain_queues.items():
-            if home is None or home is self.failure_queue or id(home) in seen:
-                continue
-            seen.add(id(home))
+        on_failure_home = self.on_failure_target.construct if self.on_failure_target else None
+        for prefix, home in _failure_homes(on_failure_home, dead_letter_home, self.failure_queue):
             if needs_queue_alarms(home):
                 created += alarm_lib.queue_alarms(self, home, id_prefix=prefix)
             else:

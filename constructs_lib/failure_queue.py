@@ -16,7 +16,9 @@ from constructs_lib.alarms import (
     add_alarm_actions,
     check_alarm_thresholds,
     check_alarms_flag,
-    check_thresholds_used,
+    check_threshold_ids,
+    confirm_planned_alarms,
+    queue_alarm_ids,
     queue_alarms,
     use_alarm_thresholds,
 )
@@ -139,6 +141,8 @@ class FailureQueue(sqs.Queue):
         path = child_path(scope, id)
         violations = check_alarms_flag(alarms, path=path)
         violations += check_alarm_thresholds(alarm_thresholds, path=path)
+        planned_alarm_ids = queue_alarm_ids() if alarms else []
+        violations += check_threshold_ids(alarm_thresholds, planned_alarm_ids, path=path)
         if queue_props.get("fifo"):
             violations.append(
                 Violation(path, "fifo", "False for a failure queue: Lambda cannot deliver to FIFO queues", "True")
@@ -188,9 +192,9 @@ class FailureQueue(sqs.Queue):
                 cdk.Acknowledgment(id="Serverless-SQSRedrivePolicy", reason=reason),
             )
 
-        use_alarm_thresholds(self, alarm_thresholds)
+        use_alarm_thresholds(self, alarm_thresholds, planned_alarm_ids)
         self.alarms: list[cloudwatch.Alarm] = queue_alarms(self, self) if alarms else []
-        check_thresholds_used(self)
+        confirm_planned_alarms(self)
 
     def add_alarm_action(self, *actions: Any) -> None:
         """Attach each action (an ``sns.ITopic`` or a ``cloudwatch.IAlarmAction``) to every alarm of the queue."""

@@ -90,6 +90,25 @@ _RECORD_AGE = _ModeDefault("max_record_age", DEFAULT_MAX_RECORD_AGE)
 _REPORT = _ModeDefault("report_batch_item_failures", True)
 
 
+ON_FAILURE_ALARM_PREFIX = "OnFailure"
+
+
+def planned_kafka_alarm_ids(*, alarms: object, provisioned: bool, has_home: bool, home: Target | None) -> list[str]:
+    """The ids of the alarms a KafkaConsumer creates itself (a FailureQueue's own alarms are not among them):
+    `has_home` when failures go somewhere (`home`, a Kafka topic, or a new FailureQueue when `home` is None).
+    On-demand mode has no error handling controls, so only the errors alarm."""
+    if alarms is not True:
+        return []
+    if not provisioned:
+        return ["ErrorsAlarm"]
+    ids = ["ErrorsAlarm", "OffsetLagAlarm", "DroppedEventsAlarm"]
+    if has_home:
+        ids.append("OnFailureDeliveryErrorsAlarm")
+    if home is not None and needs_queue_alarms(home.construct):
+        ids += alarm_lib.queue_alarm_ids(ON_FAILURE_ALARM_PREFIX)
+    return ids
+
+
 class KafkaConsumer(MappingAccessors, Construct):
     """A function consuming a Kafka topic of an Amazon MSK cluster or of self-managed brokers, with the failure
     handling of ``StreamConsumer``.
@@ -197,45 +216,47 @@ class KafkaConsumer(MappingAccessors, Construct):
         grants_managed_elsewhere: bool = False,
     ) -> None:
         path = child_path(scope, id)
-        subject, settings, on_demand_ignored, record_age, failure_target, failure_topic = self._validate(
-            scope,
-            path,
-            function=function,
-            topic=topic,
-            cluster_arn=cluster_arn,
-            bootstrap_servers=bootstrap_servers,
-            consumer_group_id=consumer_group_id,
-            starting_position=starting_position,
-            starting_position_timestamp=starting_position_timestamp,
-            batch_size=batch_size,
-            max_batching_window=max_batching_window,
-            provisioned_poller_config=provisioned_poller_config,
-            settings={
-                "bisect_batch_on_error": bisect_batch_on_error,
-                "retry_attempts": retry_attempts,
-                "max_record_age": max_record_age,
-                "report_batch_item_failures": report_batch_item_failures,
-            },
-            on_failure=on_failure,
-            discard_failures=discard_failures,
-            secret=secret,
-            authentication=authentication,
-            root_ca_certificate=root_ca_certificate,
-            vpc=vpc,
-            vpc_subnets=vpc_subnets,
-            security_groups=security_groups,
-            filters=filters,
-            on_success=on_success,
-            alarms=alarms,
-            offset_lag_alarm_threshold=offset_lag_alarm_threshold,
-            alarm_thresholds=alarm_thresholds,
-            grants_managed_elsewhere=grants_managed_elsewhere,
+        subject, settings, on_demand_ignored, record_age, failure_target, failure_topic, planned_alarm_ids = (
+            self._validate(
+                scope,
+                path,
+                function=function,
+                topic=topic,
+                cluster_arn=cluster_arn,
+                bootstrap_servers=bootstrap_servers,
+                consumer_group_id=consumer_group_id,
+                starting_position=starting_position,
+                starting_position_timestamp=starting_position_timestamp,
+                batch_size=batch_size,
+                max_batching_window=max_batching_window,
+                provisioned_poller_config=provisioned_poller_config,
+                settings={
+                    "bisect_batch_on_error": bisect_batch_on_error,
+                    "retry_attempts": retry_attempts,
+                    "max_record_age": max_record_age,
+                    "report_batch_item_failures": report_batch_item_failures,
+                },
+                on_failure=on_failure,
+                discard_failures=discard_failures,
+                secret=secret,
+                authentication=authentication,
+                root_ca_certificate=root_ca_certificate,
+                vpc=vpc,
+                vpc_subnets=vpc_subnets,
+                security_groups=security_groups,
+                filters=filters,
+                on_success=on_success,
+                alarms=alarms,
+                offset_lag_alarm_threshold=offset_lag_alarm_threshold,
+                alarm_thresholds=alarm_thresholds,
+                grants_managed_elsewhere=grants_managed_elsewhere,
+            )
         )
         provisioned = provisioned_poller_config is not None
         retries = settings["retry_attempts"]
 
         super().__init__(scope, id)
-        alarm_lib.use_alarm_thresholds(self, alarm_thresholds)
+        alarm_lib.use_alarm_thresholds(self, alarm_thresholds, planned_alarm_ids)
         self.function = function
         self.topic = topic
         self.provisioned = provisioned
@@ -292,7 +313,7 @@ class KafkaConsumer(MappingAccessors, Construct):
         self.alarms: list[cloudwatch.Alarm] = []
         if alarms:
             self.alarms = self._create_alarms(subject, offset_lag_alarm_threshold, record_age, retries)
-        alarm_lib.check_thresholds_used(self)
+        alarm_lib.confirm_planned_alarms(self)
 
     def _validate(
         self,
@@ -324,7 +345,7 @@ class KafkaConsumer(MappingAccessors, Construct):
         offset_lag_alarm_threshold: Any,
         alarm_thresholds: Any,
         grants_managed_elsewhere: Any,
-    ) -> tuple[FunctionSubject, dict[str, Any], list[str], CheckedValue, Target | None, str | None]:
+    ) -> tuple[FunctionSubject, dict[str, Any], list[str], CheckedValue, Target | None, str | None, list[str]]:
         """Every violation at once, raised before any resource exists. Returns the error handling settings as
         they apply in the mode (defaults resolved), the defaults left out on demand, the record age in seconds
         and the failure home."""
@@ -441,9 +462,18 @@ class KafkaConsumer(MappingAccessors, Construct):
                 on_failure, "kafka.on_failure", path=path, setting="on_failure", scope=scope
             )
             violations += found
+        planned_alarm_ids = planned_kafka_alarm_ids(
+            alarms=alarms,
+            provisioned=provisioned_poller_config is not None,
+            has_home=failure_target is not None
+            or failure_topic is not None
+            or (on_failure is DEFAULT_FAILURE_QUEUE and not discard_failures),
+            home=failure_target,
+        )
+        violations += alarm_lib.check_threshold_ids(alarm_thresholds, planned_alarm_ids, path=path)
         raise_if_any(violations)
         assert subject is not None
-        return subject, settings, on_demand_ignored, record_age, failure_target, failure_topic
+        return subject, settings, on_demand_ignored, record_age, failure_target, failure_topic, planned_alarm_ids
 
     def _create_mapping(
         self,
@@ -675,7 +705,7 @@ class KafkaConsumer(MappingAccessors, Construct):
                 )
             )
         if target is not None and needs_queue_alarms(target.construct):
-            created += alarm_lib.queue_alarms(self, target.construct, id_prefix="OnFailure")
+            created += alarm_lib.queue_alarms(self, target.construct, id_prefix=ON_FAILURE_ALARM_PREFIX)
         elif target is not None and target.construct is not self.failure_queue:
             created += alarm_lib.failure_queue_alarms(target.construct)
         return created

@@ -55,6 +55,8 @@ from constructs_lib.limits import (
 )
 from constructs_lib.targets import describe_object, is_aws_managed_key, is_fifo, kms_statements
 
+DEAD_LETTER_QUEUE_ALARM_PREFIX = "DeadLetterQueue"
+
 
 class QueueConsumer(MappingAccessors, Construct):
     """A function consuming an SQS queue, with the queue's dead-letter queue as the failure home.
@@ -130,7 +132,7 @@ class QueueConsumer(MappingAccessors, Construct):
         grants_managed_elsewhere: bool = False,
     ) -> None:
         path = child_path(scope, id)
-        subject, patterns, warnings = self._validate(
+        subject, patterns, warnings, planned_alarm_ids = self._validate(
             scope,
             path,
             function=function,
@@ -158,13 +160,12 @@ class QueueConsumer(MappingAccessors, Construct):
 
         super().__init__(scope, id)
         remember_stack(self, scope)
-        alarm_lib.use_alarm_thresholds(self, alarm_thresholds)
+        alarm_lib.use_alarm_thresholds(self, alarm_thresholds, planned_alarm_ids)
         owned = isinstance(queue, sqs.Queue)
         self.function = function
         self.queue = queue
         # An owned queue without a redrive policy is a violation above.
-        redrive = queue.dead_letter_queue if isinstance(queue, sqs.Queue) else None
-        self.dead_letter_queue: sqs.IQueue | None = redrive.queue if redrive is not None else None
+        self.dead_letter_queue: sqs.IQueue | None = self._dead_letter_queue_of(queue)
         for warning in warnings:
             cdk.Annotations.of(self).add_warning_v2("constructs_lib:queue:recommendation", str(warning))
         if not owned:
@@ -188,7 +189,7 @@ class QueueConsumer(MappingAccessors, Construct):
         self.alarms: list[cloudwatch.Alarm] = []
         if alarms:
             self.alarms = self._create_alarms()
-        alarm_lib.check_thresholds_used(self)
+        alarm_lib.confirm_planned_alarms(self)
 
     def _validate(
         self,
@@ -208,7 +209,7 @@ class QueueConsumer(MappingAccessors, Construct):
         alarms: Any,
         alarm_thresholds: Any,
         grants_managed_elsewhere: Any,
-    ) -> tuple[FunctionSubject, list[Any], list[Violation]]:
+    ) -> tuple[FunctionSubject, list[Any], list[Violation], list[str]]:
         """Every violation at once, raised before any resource exists; returns the recommendations to warn
         about. The numbers and the stream-only settings go to the pure ``check_queue_settings`` and
         ``sqs_unsupported_settings``."""
@@ -264,9 +265,11 @@ class QueueConsumer(MappingAccessors, Construct):
                 )
                 violations += errors
                 warnings += found
+        planned_alarm_ids = self.planned_alarm_ids(queue, alarms=alarms)
+        violations += alarm_lib.check_threshold_ids(alarm_thresholds, planned_alarm_ids, path=path)
         raise_if_any(violations)
         assert subject is not None
-        return subject, patterns, warnings
+        return subject, patterns, warnings, planned_alarm_ids
 
     def _create_mapping(
         self,
@@ -330,10 +333,23 @@ class QueueConsumer(MappingAccessors, Construct):
             grants_managed_elsewhere=grants_managed_elsewhere,
         )
 
+    @staticmethod
+    def _dead_letter_queue_of(queue: Any) -> sqs.IQueue | None:
+        redrive = queue.dead_letter_queue if isinstance(queue, sqs.Queue) else None
+        return redrive.queue if redrive is not None else None
+
+    @staticmethod
+    def planned_alarm_ids(queue: Any, *, alarms: object) -> list[str]:
+        """The ids of the alarms created here (not those a FailureQueue brings itself): the two queue alarms of a
+        dead-letter queue that is not a FailureQueue."""
+        if alarms is not True or not needs_queue_alarms(QueueConsumer._dead_letter_queue_of(queue)):
+            return []
+        return alarm_lib.queue_alarm_ids(DEAD_LETTER_QUEUE_ALARM_PREFIX)
+
     def _create_alarms(self) -> list[cloudwatch.Alarm]:
         if not needs_queue_alarms(self.dead_letter_queue):
             return alarm_lib.failure_queue_alarms(self.dead_letter_queue)
-        return alarm_lib.queue_alarms(self, self.dead_letter_queue, id_prefix="DeadLetterQueue")
+        return alarm_lib.queue_alarms(self, self.dead_letter_queue, id_prefix=DEAD_LETTER_QUEUE_ALARM_PREFIX)
 
     def add_alarm_action(self, *actions: Any) -> None:
         """Attach each action (an ``sns.ITopic`` or a ``cloudwatch.IAlarmAction``) to every alarm in ``.alarms``."""

@@ -72,6 +72,29 @@ def _record_age_seconds(max_record_age: Any) -> CheckedValue:
     return seconds_or_unresolved(max_record_age)
 
 
+ON_FAILURE_ALARM_PREFIX = "OnFailure"
+
+
+def planned_stream_alarm_ids(
+    *, alarms: object, has_home: bool, home: Target | None, is_kinesis: bool, enhanced_fan_out: object
+) -> list[str]:
+    """The ids of the alarms a StreamConsumer creates itself (a FailureQueue's own alarms are not among them):
+    `has_home` when failures go somewhere (`home`, or a new FailureQueue when `home` is None)."""
+    if alarms is not True:
+        return []
+    ids = ["IteratorAgeAlarm", "ErrorsAlarm"]
+    if has_home:
+        ids.append("DestinationDeliveryFailuresAlarm")
+    if is_kinesis and not enhanced_fan_out:
+        ids.append("StreamIteratorAgeAlarm")
+    ids.append("DroppedEventsAlarm")
+    if home is not None and home.kind is DestinationKind.S3_BUCKET:
+        ids.append("FailureObjectsAlarm")
+    if home is not None and needs_queue_alarms(home.construct):
+        ids += alarm_lib.queue_alarm_ids(ON_FAILURE_ALARM_PREFIX)
+    return ids
+
+
 class StreamConsumer(MappingAccessors, Construct):
     """A function consuming a Kinesis stream or a DynamoDB table's stream, with resilient defaults.
 
@@ -175,7 +198,7 @@ class StreamConsumer(MappingAccessors, Construct):
         grants_managed_elsewhere: bool = False,
     ) -> None:
         path = child_path(scope, id)
-        subject, source_info, record_age, patterns, failure_target = self._validate(
+        subject, source_info, record_age, patterns, failure_target, planned_alarm_ids = self._validate(
             scope,
             path,
             function=function,
@@ -205,7 +228,7 @@ class StreamConsumer(MappingAccessors, Construct):
 
         super().__init__(scope, id)
         remember_stack(self, scope)
-        alarm_lib.use_alarm_thresholds(self, alarm_thresholds)
+        alarm_lib.use_alarm_thresholds(self, alarm_thresholds, planned_alarm_ids)
         self.function = function
         self.source = source
         self.failure_queue: FailureQueue | None = None
@@ -251,7 +274,7 @@ class StreamConsumer(MappingAccessors, Construct):
         self.alarms: list[cloudwatch.Alarm] = []
         if alarms:
             self.alarms = self._create_alarms(subject, source_info, record_age, enhanced_fan_out)
-        alarm_lib.check_thresholds_used(self)
+        alarm_lib.confirm_planned_alarms(self)
 
     def _validate(
         self,
@@ -275,7 +298,7 @@ class StreamConsumer(MappingAccessors, Construct):
         alarms: Any,
         alarm_thresholds: Any,
         grants_managed_elsewhere: Any,
-    ) -> tuple[FunctionSubject, StreamSource, CheckedValue, list[Any], Target | None]:
+    ) -> tuple[FunctionSubject, StreamSource, CheckedValue, list[Any], Target | None, list[str]]:
         """Every violation at once, raised before any resource exists; the numbers go to the pure
         ``check_stream_settings``."""
         subject, violations = check_consumer(
@@ -317,9 +340,20 @@ class StreamConsumer(MappingAccessors, Construct):
                 on_failure, "stream.on_failure", path=path, setting="on_failure", scope=scope
             )
             violations += found
+        planned_alarm_ids: list[str] = []
+        if source_info is not None:
+            has_home = failure_target is not None or (on_failure is DEFAULT_FAILURE_QUEUE and not discard_failures)
+            planned_alarm_ids = planned_stream_alarm_ids(
+                alarms=alarms,
+                has_home=has_home,
+                home=failure_target,
+                is_kinesis=source_info.is_kinesis,
+                enhanced_fan_out=flags["enhanced_fan_out"],
+            )
+            violations += alarm_lib.check_threshold_ids(alarm_thresholds, planned_alarm_ids, path=path)
         raise_if_any(violations)
         assert subject is not None and source_info is not None
-        return subject, source_info, record_age, patterns, failure_target
+        return subject, source_info, record_age, patterns, failure_target, planned_alarm_ids
 
     def _create_mapping(
         self,
@@ -515,7 +549,7 @@ class StreamConsumer(MappingAccessors, Construct):
             )
         created += self._create_mapping_alarms(what, source)
         if target is not None and needs_queue_alarms(target.construct):
-            created += alarm_lib.queue_alarms(self, target.construct, id_prefix="OnFailure")
+            created += alarm_lib.queue_alarms(self, target.construct, id_prefix=ON_FAILURE_ALARM_PREFIX)
         elif target is not None and target.construct is not self.failure_queue:
             created += alarm_lib.failure_queue_alarms(target.construct)
         return created

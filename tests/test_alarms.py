@@ -15,7 +15,15 @@ from aws_cdk.assertions import Annotations, Match, Template
 from hypothesis import given
 from hypothesis import strategies as st
 
-from constructs_lib import INFINITE, AsyncInvocation, FailureQueue, QueueConsumer, StreamConsumer, ValidationError
+from constructs_lib import (
+    INFINITE,
+    AsyncInvocation,
+    FailureQueue,
+    KafkaConsumer,
+    QueueConsumer,
+    StreamConsumer,
+    ValidationError,
+)
 from constructs_lib import alarms as alarm_lib
 from constructs_lib.limits import (
     UNRESOLVED,
@@ -28,6 +36,7 @@ from constructs_lib.limits import (
 )
 from tests.harness import lint_template, nag_findings, new_app
 from tests.test_async_invocation import make_function, ref
+from tests.test_kafka_consumer import CLUSTER
 
 DAY = 86_400
 QUEUE_ARN = "arn:aws:sqs:us-east-1:123456789012:{}"
@@ -860,3 +869,115 @@ def test_a_queue_consumer_exposes_its_mapping_too(stack):
     mapping_id = stack.get_logical_id(consumer.event_source_mapping)
     assert stack.resolve(consumer.event_source_mapping_id) == {"Ref": mapping_id}
     assert stack.resolve(consumer.metric_dropped_events().dimensions) == {"EventSourceMappingUUID": {"Ref": mapping_id}}
+
+
+# --- alarm_thresholds ids are checked against the plan, before anything is created -------------------------
+
+
+def _plain_queue(stack: cdk.Stack, id: str = "Plain") -> sqs.Queue:
+    return sqs.Queue(stack, id, enforce_ssl=True)
+
+
+def _kafka(stack: cdk.Stack, **kwargs) -> KafkaConsumer:
+    return KafkaConsumer(stack, "Subject", topic="orders", cluster_arn=CLUSTER, **kwargs)
+
+
+# Each case builds the construct under test as "Subject" in `stack` with `thresholds`; the configurations cover
+# every branch of the planned alarm ids.
+THRESHOLD_CASES = {
+    "failure queue": lambda stack, t: FailureQueue(stack, "Subject", alarm_thresholds=t),
+    "failure queue without alarms": lambda stack, t: FailureQueue(stack, "Subject", alarms=False, alarm_thresholds=t),
+    "async default": lambda stack, t: AsyncInvocation(
+        stack, "Subject", function=make_function(stack), alarm_thresholds=t
+    ),
+    "async plain queues": lambda stack, t: AsyncInvocation(
+        stack,
+        "Subject",
+        function=make_function(stack),
+        on_failure=_plain_queue(stack),
+        dead_letter_queue=_plain_queue(stack, "Dead"),
+        alarm_thresholds=t,
+    ),
+    "async discarding": lambda stack, t: AsyncInvocation(
+        stack, "Subject", function=make_function(stack), on_failure=None, discard_failures=True, alarm_thresholds=t
+    ),
+    "stream kinesis": lambda stack, t: StreamConsumer(
+        stack, "Subject", function=make_function(stack), source=make_stream(stack), alarm_thresholds=t
+    ),
+    "stream kinesis fan-out, plain queue": lambda stack, t: StreamConsumer(
+        stack,
+        "Subject",
+        function=make_function(stack),
+        source=make_stream(stack),
+        enhanced_fan_out=True,
+        on_failure=_plain_queue(stack),
+        alarm_thresholds=t,
+    ),
+    "stream dynamodb discarding": lambda stack, t: StreamConsumer(
+        stack,
+        "Subject",
+        function=make_function(stack),
+        source=make_table(stack),
+        on_failure=None,
+        discard_failures=True,
+        alarm_thresholds=t,
+    ),
+    "queue consumer, plain dead-letter queue": lambda stack, t: QueueConsumer(
+        stack,
+        "Subject",
+        function=make_function(stack),
+        queue=make_source_queue(stack, _plain_queue(stack)),
+        alarm_thresholds=t,
+    ),
+    "kafka provisioned, plain queue": lambda stack, t: _kafka(
+        stack, function=make_function(stack), on_failure=_plain_queue(stack), alarm_thresholds=t
+    ),
+    "kafka on demand": lambda stack, t: _kafka(
+        stack, function=make_function(stack), provisioned_poller_config=None, alarm_thresholds=t
+    ),
+}
+
+
+def _own_alarm_ids(construct) -> list[str]:
+    """The ids of the alarms in `.alarms` that the construct created itself (not a FailureQueue's)."""
+    return sorted(alarm.node.id for alarm in construct.alarms if alarm.node.scope is construct)
+
+
+@pytest.mark.parametrize("case", THRESHOLD_CASES)
+def test_every_alarm_id_a_construct_creates_takes_a_threshold(case):
+    built = THRESHOLD_CASES[case](cdk.Stack(new_app(), "Orders"), None)
+    ids = _own_alarm_ids(built)
+    stack = cdk.Stack(new_app(), "Orders")
+    construct = THRESHOLD_CASES[case](stack, dict.fromkeys(ids, 7))
+    assert _own_alarm_ids(construct) == ids
+    found = alarms_of(stack, construct)
+    assert [found[id]["Threshold"] for id in ids] == [7] * len(ids)
+
+
+@pytest.mark.parametrize("case", THRESHOLD_CASES)
+def test_an_unknown_alarm_id_is_rejected_before_anything_is_created(case):
+    ids = _own_alarm_ids(THRESHOLD_CASES[case](cdk.Stack(new_app(), "Orders"), None))
+    stack = cdk.Stack(new_app(), "Orders")
+    with pytest.raises(ValidationError) as raised:
+        THRESHOLD_CASES[case](stack, {"NoSuchAlarm": 1})
+    assert stack.node.try_find_child("Subject") is None
+    assert [str(v) for v in raised.value.violations] == [
+        "Orders/Subject: alarm_thresholds['NoSuchAlarm'] must be the id of an alarm of this construct: "
+        + (", ".join(ids) or "none (alarms=False)")
+        + ", got NoSuchAlarm"
+    ]
+
+
+def test_a_planned_alarm_that_is_not_created_or_one_not_planned_fails_loudly(stack):
+    scope = cdk.Stack(new_app(), "Other")
+    alarm_lib.use_alarm_thresholds(scope, None, ["MessagesWaitingAlarm"])
+    with pytest.raises(AssertionError, match="not among the planned alarm ids"):
+        alarm_lib.create_alarm(
+            scope,
+            "Surprise",
+            metric=alarm_lib.queue_visible_messages(_plain_queue(scope)),
+            threshold=1,
+            description="d",
+        )
+    with pytest.raises(AssertionError, match="planned alarm ids"):
+        alarm_lib.confirm_planned_alarms(scope)

@@ -18,6 +18,7 @@ import argparse
 import json
 import os
 import platform
+import resource
 import statistics
 import subprocess
 import sys
@@ -282,8 +283,16 @@ def validation_worker(repeats: int) -> None:
     print(json.dumps({"median_ms": statistics.median(timings) * 1000, "max_ms": max(timings) * 1000}))
 
 
+def _children_cpu_seconds() -> float:
+    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return usage.ru_utime + usage.ru_stime
+
+
 def _run(args: list[str]) -> tuple[float, dict]:
+    """Wall time of one worker process and its output; its CPU time (Python and the jsii Node process, which the
+    worker waits for) is in the output as ``cpu_s``."""
     env = {**os.environ, "PATH": f"{PROJECT_ROOT / 'node_modules' / '.bin'}{os.pathsep}{os.environ.get('PATH', '')}"}
+    cpu_start = _children_cpu_seconds()
     start = time.perf_counter()
     result = subprocess.run(
         [sys.executable, "-m", "benchmarks.synth_overhead", *args],
@@ -294,9 +303,10 @@ def _run(args: list[str]) -> tuple[float, dict]:
         check=False,
     )
     elapsed = time.perf_counter() - start
+    cpu = _children_cpu_seconds() - cpu_start
     if result.returncode != 0:
         sys.exit(f"benchmark worker {' '.join(args)} failed:\n{result.stderr[-2000:]}")
-    return elapsed, json.loads(result.stdout.strip().splitlines()[-1])
+    return elapsed, {**json.loads(result.stdout.strip().splitlines()[-1]), "cpu_s": cpu}
 
 
 def main() -> None:
@@ -318,35 +328,51 @@ def main() -> None:
         return
 
     print(f"machine: {platform.machine()}, {os.cpu_count()} cores, Python {platform.python_version()}")
-    print("| pipelines | variant | median s | resources | ms per resource | ratio per resource |")
-    print("|---|---|---|---|---|---|")
+    # CPU time is reported beside wall time: on a shared machine it moves far less with other load.
+    print(
+        "| pipelines | variant | median s | resources | ms per resource | ratio per resource "
+        "| median CPU s | CPU ratio per resource |"
+    )
+    print("|---|---|---|---|---|---|---|---|")
     medians: dict[tuple[str, int], float] = {}
+    cpu_medians: dict[tuple[str, int], float] = {}
     for size in args.sizes:
         times: dict[str, list[float]] = {"ours": [], "plain": []}
+        cpu_times: dict[str, list[float]] = {"ours": [], "plain": []}
         resources: dict[str, int] = {}
         for _ in range(args.runs):
             for variant in ("ours", "plain"):
                 elapsed, output = _run(["--worker", variant, str(size)])
                 times[variant].append(elapsed)
+                cpu_times[variant].append(output["cpu_s"])
                 resources[variant] = output["resources"]
         per_resource = {v: statistics.median(times[v]) / resources[v] for v in times}
+        cpu_per_resource = {v: statistics.median(cpu_times[v]) / resources[v] for v in times}
         medians.update({(v, size): statistics.median(times[v]) for v in times})
+        cpu_medians.update({(v, size): statistics.median(cpu_times[v]) for v in times})
         for variant in ("plain", "ours"):
             ratio = per_resource[variant] / per_resource["plain"]
+            cpu_ratio = cpu_per_resource[variant] / cpu_per_resource["plain"]
             print(
                 f"| {size} | {'constructs_lib' if variant == 'ours' else 'aws-cdk-lib'} | "
                 f"{statistics.median(times[variant]):.2f} | {resources[variant]} | "
-                f"{per_resource[variant] * 1000:.1f} | {ratio:.2f}x |"
+                f"{per_resource[variant] * 1000:.1f} | {ratio:.2f}x | "
+                f"{statistics.median(cpu_times[variant]):.2f} | {cpu_ratio:.2f}x |"
             )
     if 1 in args.sizes and len(args.sizes) > 1:
         print("\nmarginal cost of one more pipeline, (t(N) - t(1)) / (N - 1), start-up left out:")
-        print("| N | aws-cdk-lib ms | constructs_lib ms | ratio |")
-        print("|---|---|---|---|")
+        print(
+            "| N | aws-cdk-lib ms | constructs_lib ms | ratio "
+            "| aws-cdk-lib CPU ms | constructs_lib CPU ms | CPU ratio |"
+        )
+        print("|---|---|---|---|---|---|---|")
         for size in (s for s in args.sizes if s > 1):
             marginal = {v: (medians[(v, size)] - medians[(v, 1)]) / (size - 1) for v in ("plain", "ours")}
+            cpu = {v: (cpu_medians[(v, size)] - cpu_medians[(v, 1)]) / (size - 1) for v in ("plain", "ours")}
             print(
                 f"| {size} | {marginal['plain'] * 1000:.0f} | {marginal['ours'] * 1000:.0f} | "
-                f"{marginal['ours'] / marginal['plain']:.2f}x |"
+                f"{marginal['ours'] / marginal['plain']:.2f}x | {cpu['plain'] * 1000:.0f} | {cpu['ours'] * 1000:.0f} | "
+                f"{cpu['ours'] / cpu['plain']:.2f}x |"
             )
     _, trips = _run(["--round-trip-worker", "5"])
     print(

@@ -7,46 +7,19 @@ from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
 
+from constructs_lib.reader import AuditInputError, parse_text
+
 
 class TemplateError(Exception):
     """The template (or cloud assembly) cannot be read."""
 
 
-def _parse_yaml(text: str, source: str) -> Any:
-    try:
-        import yaml
-    except ImportError:
-        raise TemplateError(f"{source}: YAML templates need PyYAML (pip install pyyaml); JSON needs nothing") from None
-
-    # PyYAML publishes no type information (its stubs are not a dependency), so its SafeLoader is Any to mypy.
-    class Loader(yaml.SafeLoader):  # type: ignore[misc]
-        pass
-
-    def intrinsic(loader: Any, suffix: str, node: Any) -> dict[str, Any]:
-        # CloudFormation's short forms (!Ref, !GetAtt A.B, !Sub ...) as their long forms.
-        name = "Ref" if suffix == "Ref" else "Condition" if suffix == "Condition" else f"Fn::{suffix}"
-        if isinstance(node, yaml.ScalarNode):
-            value: Any = loader.construct_scalar(node)
-            if suffix == "GetAtt":
-                value = value.split(".", 1)
-        elif isinstance(node, yaml.SequenceNode):
-            value = loader.construct_sequence(node, deep=True)
-        else:
-            value = loader.construct_mapping(node, deep=True)
-        return {name: value}
-
-    Loader.add_multi_constructor("!", intrinsic)
-    try:
-        return yaml.load(text, Loader=Loader)  # a SafeLoader subclass
-    except yaml.YAMLError as error:
-        raise TemplateError(f"{source}: not valid JSON or YAML: {error}") from None
-
-
 def parse_template(text: str, source: str) -> dict[str, Any]:
+    """JSON or YAML (CloudFormation's short-form intrinsics included), read as the audit reads it."""
     try:
-        template = json.loads(text)
-    except json.JSONDecodeError:
-        template = _parse_yaml(text, source)
+        template = parse_text(text, source)
+    except AuditInputError as error:
+        raise TemplateError(str(error)) from None
     if not isinstance(template, dict) or not isinstance(template.get("Resources"), dict):
         raise TemplateError(f"{source}: not a CloudFormation template (no Resources section)")
     return template

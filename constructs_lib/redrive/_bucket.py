@@ -26,8 +26,8 @@ from constructs_lib.redrive._core import (
     Outcome,
     RedriveProgress,
     RedriveSummary,
-    _failure_reason,
     describe_record,
+    judge_deliveries,
 )
 from constructs_lib.redrive._payloads import UnsupportedRecord
 from constructs_lib.redrive._targets import (
@@ -157,20 +157,10 @@ class _BucketRun:
             return
         report = self.target.deliver([delivery for plan in planned for delivery in plan.deliveries])
         replayed: list[tuple[_Planned, str, bool]] = []
-        position = 0
-        for plan in planned:
-            indexes = range(position, position + len(plan.deliveries))
-            position += len(plan.deliveries)
-            action = self.target.action(plan.deliveries)
-            reason = _failure_reason(report, indexes)
-            maybe_twice = any(index in report.maybe_sent for index in indexes)
+        for plan, action, reason, maybe_twice in judge_deliveries(self.target, planned, report):
             if reason is None:
                 replayed.append((plan, action, maybe_twice))
             else:
-                if maybe_twice:
-                    reason += (
-                        "; part of it may have been delivered already (the answer was lost): a rerun may repeat it"
-                    )
                 self._settle(plan.key, Outcome.FAILED, plan.description, action, reason, duplicate=maybe_twice)
         if report.error:
             self.stopped_by = self.stopped_by or f"{self.target.describe()}: {report.error}"

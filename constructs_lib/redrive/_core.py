@@ -11,11 +11,11 @@ import contextlib
 import hashlib
 import threading
 from collections import Counter
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from enum import StrEnum
-from typing import Any
+from typing import Any, Protocol, TypeVar
 
 from constructs_lib.fetch import FetchError, RecordsExpiredError, StreamRecord, fetch_batch
 from constructs_lib.records import (
@@ -371,23 +371,12 @@ class _Run:
             self._after_round(self._report_progress)
             return
 
-        deliveries = [delivery for plan in planned for delivery in plan.deliveries]
-        report = self.target.deliver(deliveries)
+        report = self.target.deliver([delivery for plan in planned for delivery in plan.deliveries])
         replayed: list[tuple[_Planned, str, bool]] = []
-        position = 0
-        for plan in planned:
-            indexes = range(position, position + len(plan.deliveries))
-            position += len(plan.deliveries)
-            action = self.target.action(plan.deliveries)
-            reason = _failure_reason(report, indexes)
-            maybe_twice = any(index in report.maybe_sent for index in indexes)
+        for plan, action, reason, maybe_twice in judge_deliveries(self.target, planned, report):
             if reason is None:
                 replayed.append((plan, action, maybe_twice))
             else:
-                if maybe_twice:
-                    reason += (
-                        "; part of it may have been delivered already (the answer was lost): a rerun may repeat it"
-                    )
                 self._settle(plan.message, Outcome.FAILED, plan.description, action, reason, duplicate=maybe_twice)
         if report.error:
             with self.lock:
@@ -644,6 +633,30 @@ def _carried_attributes(message: Mapping[str, Any], record: FailureRecord) -> di
             continue
         carried[name] = value
     return carried or None
+
+
+class _HasDeliveries(Protocol):
+    @property
+    def deliveries(self) -> list[Delivery]: ...
+
+
+_Plan = TypeVar("_Plan", bound=_HasDeliveries)
+
+
+def judge_deliveries(
+    target: RedriveTarget, planned: Sequence[_Plan], report: DeliveryReport
+) -> Iterator[tuple[_Plan, str, str | None, bool]]:
+    """For each plan whose deliveries were sent together (in order) in one ``deliver`` call: the plan, the action
+    done, why it failed (None if every delivery of it was sent) and whether part of it may have arrived twice."""
+    position = 0
+    for plan in planned:
+        indexes = range(position, position + len(plan.deliveries))
+        position += len(plan.deliveries)
+        reason = _failure_reason(report, indexes)
+        maybe_twice = any(index in report.maybe_sent for index in indexes)
+        if reason is not None and maybe_twice:
+            reason += "; part of it may have been delivered already (the answer was lost): a rerun may repeat it"
+        yield plan, target.action(plan.deliveries), reason, maybe_twice
 
 
 def _failure_reason(report: DeliveryReport, indexes: range) -> str | None:

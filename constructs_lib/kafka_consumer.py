@@ -8,8 +8,11 @@ from typing import Any, Final
 
 import aws_cdk as cdk
 from aws_cdk import aws_cloudwatch as cloudwatch
+from aws_cdk import aws_ec2 as ec2
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_lambda as lambda_
+from aws_cdk import aws_msk as msk
+from aws_cdk import aws_secretsmanager as secretsmanager
 from constructs import Construct
 
 from constructs_lib import alarms as alarm_lib
@@ -187,7 +190,7 @@ class KafkaConsumer(MappingAccessors, Construct):
         *,
         function: lambda_.IFunction,
         topic: str,
-        cluster_arn: Any = None,
+        cluster_arn: str | msk.CfnCluster | None = None,
         bootstrap_servers: Sequence[str] | None = None,
         consumer_group_id: str | None = None,
         starting_position: lambda_.StartingPosition = lambda_.StartingPosition.TRIM_HORIZON,
@@ -201,12 +204,12 @@ class KafkaConsumer(MappingAccessors, Construct):
         report_batch_item_failures: Any = _REPORT,
         on_failure: KafkaFailureDestination | None = DEFAULT_FAILURE_QUEUE,
         discard_failures: bool = False,
-        secret: Any = None,
+        secret: secretsmanager.ISecret | None = None,
         authentication: KafkaAuthentication | None = None,
-        root_ca_certificate: Any = None,
-        vpc: Any = None,
-        vpc_subnets: Any = None,
-        security_groups: Sequence[Any] | None = None,
+        root_ca_certificate: secretsmanager.ISecret | None = None,
+        vpc: ec2.IVpc | None = None,
+        vpc_subnets: ec2.SubnetSelection | None = None,
+        security_groups: Sequence[ec2.ISecurityGroup] | None = None,
         filters: Sequence[Mapping[str, Any]] | None = None,
         enabled: bool = True,
         on_success: Any = None,

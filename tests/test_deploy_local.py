@@ -123,6 +123,14 @@ def test_the_readme_shows_lines_of_the_real_report(sample):
             continue
         assert line in real[position:], f"not in the real report (in this order): {line!r}\n{report.render()}"
         position = real.index(line, position) + 1
+    # The figures of the sentence after the block: what the not-verified settings are.
+    not_verified = [check for check in report.checks if check.outcome is Outcome.NOT_VERIFIED]
+    unreported = [check for check in not_verified if check.note == "not in the template; the API reports no value"]
+    grants = [check for check in not_verified if re.fullmatch(r".+ \([a-z0-9]+:\w+\)", check.setting)]
+    assert len(unreported) + len(grants) == len(not_verified)
+    sentence = f"Of the {len(not_verified)} not verified, {len(unreported)} are settings the template leaves out"
+    assert sentence in " ".join(readme.split())
+    assert f"and {len(grants)} are the execution roles' grants" in " ".join(readme.split())
 
 
 def test_a_mapping_of_each_source_kind_is_read_back_with_its_settings(sample):

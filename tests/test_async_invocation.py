@@ -284,15 +284,35 @@ def test_a_different_dlq_than_the_functions_own_is_rejected(stack):
 def test_full_configuration_snapshot(stack, template_snapshot):
     function = make_function(stack)
     key = kms.Key(stack, "Key", enable_key_rotation=True)
-    AsyncInvocation(
+    dlq = sqs.Queue(stack, "Dlq", encryption_master_key=key)
+    bus = events.EventBus(stack, "Bus")
+    invocation = AsyncInvocation(
         stack,
         "NotifyAsync",
         function=function,
         retry_attempts=1,
         max_event_age=cdk.Duration.hours(1),
-        on_success=events.EventBus(stack, "Bus"),
-        dead_letter_queue=sqs.Queue(stack, "Dlq", encryption_master_key=key),
+        on_success=bus,
+        dead_letter_queue=dlq,
     )
+    assert invoke_config(stack) == {
+        "FunctionName": {"Ref": ref(stack, function)},
+        "Qualifier": "$LATEST",
+        "MaximumRetryAttempts": 1,
+        "MaximumEventAgeInSeconds": 3600,
+        "DestinationConfig": {
+            "OnSuccess": {"Destination": arn_of(stack, bus)},
+            "OnFailure": {"Destination": arn_of(stack, invocation.failure_queue)},
+        },
+    }
+    Template.from_stack(stack).has_resource_properties(
+        "AWS::Lambda::Function", {"DeadLetterConfig": {"TargetArn": arn_of(stack, dlq)}}
+    )
+    assert role_statements(stack, function) == [
+        allow("events:PutEvents", arn_of(stack, bus)),
+        allow("sqs:SendMessage", [arn_of(stack, dlq), arn_of(stack, invocation.failure_queue)]),
+        allow(["kms:Decrypt", "kms:GenerateDataKey"], arn_of(stack, key)),
+    ]
     assert normalize_template(Template.from_stack(stack).to_json()) == template_snapshot
 
 

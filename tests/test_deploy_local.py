@@ -7,6 +7,7 @@ One moto server (with tests.localdeploy.moto_ext) serves the whole module: it is
 
 import json
 import os
+import re
 import signal
 from collections import defaultdict
 
@@ -15,6 +16,7 @@ import pytest
 from constructs_lib.verify import READERS, Outcome, StackNotReadable
 from tests.fixtures.deploy_update_app import STACK_NAME as UPDATE_STACK
 from tests.fixtures.deploy_update_app import VARIANTS
+from tests.harness import PROJECT_ROOT
 from tests.localdeploy import __main__ as deploy_local_main
 from tests.localdeploy import server as server_module
 from tests.localdeploy.cli import CdkError, cli_environment
@@ -102,6 +104,33 @@ def test_every_failure_handling_resource_of_the_template_is_read_back(sample):
         "AWS::S3::BucketPolicy",
         "AWS::CDK::Metadata",
     }
+
+
+def test_the_readme_shows_lines_of_the_real_report(sample):
+    """The README's report of the sample app is shortened where it shows `  ...`; every other line is the real
+    report's, in the same order. Only the bucket name's suffix is random (CloudFormation generates it)."""
+    _, report = sample
+    readme = (PROJECT_ROOT / "README.md").read_text()
+    shown = re.search(r"The report for the sample app today \(shortened\):\n\n```text\n(.*?)```", readme, re.DOTALL)
+    assert shown, "the README's report block is missing"
+    random_suffix = re.compile(r"(orderspipeline-ordersfailures[0-9a-f]{8})-[a-z0-9]+")
+    real = [random_suffix.sub(r"\1-SUFFIX", line) for line in report.render().splitlines()]
+    lines = [random_suffix.sub(r"\1-SUFFIX", line) for line in shown[1].splitlines()]
+    assert (lines[0], lines[-3:]) == (real[0], real[-3:])
+    position = 0
+    for line in lines:
+        if line == "  ...":
+            continue
+        assert line in real[position:], f"not in the real report (in this order): {line!r}\n{report.render()}"
+        position = real.index(line, position) + 1
+    # The figures of the sentence after the block: what the not-verified settings are.
+    not_verified = [check for check in report.checks if check.outcome is Outcome.NOT_VERIFIED]
+    unreported = [check for check in not_verified if check.note == "not in the template; the API reports no value"]
+    grants = [check for check in not_verified if re.fullmatch(r".+ \([a-z0-9]+:\w+\)", check.setting)]
+    assert len(unreported) + len(grants) == len(not_verified)
+    sentence = f"Of the {len(not_verified)} not verified, {len(unreported)} are settings the template leaves out"
+    assert sentence in " ".join(readme.split())
+    assert f"and {len(grants)} are the execution roles' grants" in " ".join(readme.split())
 
 
 def test_a_mapping_of_each_source_kind_is_read_back_with_its_settings(sample):

@@ -90,8 +90,20 @@ def test_kinesis_defaults_bisect_bound_retries_and_age_and_park_failures(stack, 
 def test_dynamodb_defaults_read_the_tables_stream(stack, template_snapshot):
     function, table = make_function(stack), make_table(stack)
     consumer = StreamConsumer(stack, "Consume", function=function, source=table)
-    properties = mapping(stack)
-    assert properties["EventSourceArn"] == {"Fn::GetAtt": [ref(stack, table), "StreamArn"]}
+    # The same failure-handling defaults as for a Kinesis stream.
+    assert mapping(stack) == {
+        "FunctionName": {"Ref": ref(stack, function)},
+        "EventSourceArn": {"Fn::GetAtt": [ref(stack, table), "StreamArn"]},
+        "Enabled": True,
+        "StartingPosition": "TRIM_HORIZON",
+        "BisectBatchOnFunctionError": True,
+        "MaximumRetryAttempts": 3,
+        "MaximumRecordAgeInSeconds": 3600,
+        "FunctionResponseTypes": ["ReportBatchItemFailures"],
+        "DestinationConfig": {"OnFailure": {"Destination": arn_of(stack, consumer.failure_queue)}},
+        "MetricsConfig": {"Metrics": ["EventCount"]},
+    }
+    assert isinstance(consumer.failure_queue, FailureQueue)
     assert role_statements(stack, function) == [
         allow(DYNAMODB_READ, {"Fn::GetAtt": [ref(stack, table), "StreamArn"]}),
         allow("sqs:SendMessage", arn_of(stack, consumer.failure_queue)),

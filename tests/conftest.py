@@ -34,3 +34,46 @@ def app() -> cdk.App:
 def template_snapshot(snapshot):
     """Syrupy snapshot stored as JSON; compare `normalize_template(...)` output with it."""
     return snapshot.use_extension(JSONSnapshotExtension)
+
+
+# --- a fake AWS for the runtime tools (records, fetch, redrive), in process ------------------------------------
+
+
+@pytest.fixture
+def aws(monkeypatch):
+    """moto in process, with fake credentials and no Docker for Lambda; a module may override it."""
+    from moto import mock_aws
+
+    from tests.runtime_support import use_fake_aws
+
+    use_fake_aws(monkeypatch)
+    with mock_aws(config={"lambda": {"use_docker": False}}):
+        yield
+
+
+@pytest.fixture
+def sqs(aws):
+    import boto3
+
+    from tests.runtime_support import REGION
+
+    return boto3.client("sqs", region_name=REGION)
+
+
+@pytest.fixture
+def kinesis(aws):
+    import boto3
+
+    from tests.runtime_support import REGION
+
+    return boto3.client("kinesis", region_name=REGION)
+
+
+@pytest.fixture
+def failure_queue(sqs):
+    return sqs.create_queue(QueueName="orders-failures")["QueueUrl"]
+
+
+@pytest.fixture
+def replay_queue(sqs):
+    return sqs.create_queue(QueueName="orders-replay")["QueueUrl"]

@@ -16,7 +16,6 @@ from typing import Any
 
 import boto3
 import pytest
-from moto import mock_aws
 
 from constructs_lib.redrive import (
     FunctionTarget,
@@ -48,33 +47,6 @@ from tests.runtime_support import (
 
 PROJECT_ROOT = Path(__file__).parent.parent
 NOTIFIER_ARN = f"arn:aws:lambda:{REGION}:{ACCOUNT}:function:OrdersNotifier"
-
-
-@pytest.fixture
-def aws(monkeypatch):
-    use_fake_aws(monkeypatch)
-    with mock_aws(config={"lambda": {"use_docker": False}}):
-        yield
-
-
-@pytest.fixture
-def sqs(aws):
-    return boto3.client("sqs", region_name=REGION)
-
-
-@pytest.fixture
-def kinesis(aws):
-    return boto3.client("kinesis", region_name=REGION)
-
-
-@pytest.fixture
-def failure_queue(sqs):
-    return sqs.create_queue(QueueName="orders-failures")["QueueUrl"]
-
-
-@pytest.fixture
-def replay_queue(sqs):
-    return sqs.create_queue(QueueName="orders-replay")["QueueUrl"]
 
 
 def no_sleep(_: float) -> None:

@@ -10,7 +10,6 @@ from typing import Any
 
 import boto3
 import pytest
-from moto import mock_aws
 
 from constructs_lib.redrive import (
     REDRIVEN_TAG,
@@ -28,18 +27,10 @@ from tests.runtime_support import (
     fail_calls,
     s3_failure_object,
     s3_failure_object_key,
-    use_fake_aws,
 )
 from tests.test_redrive import invocations, lambda_client  # noqa: F401 (fixtures)
 
 BUCKET = "orders-failures"
-
-
-@pytest.fixture
-def aws(monkeypatch):
-    use_fake_aws(monkeypatch)
-    with mock_aws(config={"lambda": {"use_docker": False}}):
-        yield
 
 
 @pytest.fixture

@@ -22,7 +22,6 @@ import pytest
 from botocore.awsrequest import AWSResponse
 from hypothesis import given
 from hypothesis import strategies as st
-from moto import mock_aws
 
 from constructs_lib.fetch import DynamoDBStreamRecord
 from constructs_lib.limits import SQS_FIFO_ID_CHARACTERS, SQS_FIFO_ID_MAX_LENGTH
@@ -50,37 +49,9 @@ from tests.runtime_support import (
     fill_queue,
     load_fixture,
     stream_failure_record,
-    use_fake_aws,
 )
 
 NOTIFIER_ARN = f"arn:aws:lambda:{REGION}:{ACCOUNT}:function:OrdersNotifier"
-
-
-@pytest.fixture
-def aws(monkeypatch):
-    use_fake_aws(monkeypatch)
-    with mock_aws(config={"lambda": {"use_docker": False}}):
-        yield
-
-
-@pytest.fixture
-def sqs(aws):
-    return boto3.client("sqs", region_name=REGION)
-
-
-@pytest.fixture
-def kinesis(aws):
-    return boto3.client("kinesis", region_name=REGION)
-
-
-@pytest.fixture
-def failure_queue(sqs):
-    return sqs.create_queue(QueueName="orders-failures")["QueueUrl"]
-
-
-@pytest.fixture
-def replay_queue(sqs):
-    return sqs.create_queue(QueueName="orders-replay")["QueueUrl"]
 
 
 def run(queue_url: str, target: Any, sqs: Any, **options: Any):
